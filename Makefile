@@ -1,0 +1,20 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python
+POETRY ?= poetry
+
+.PHONY: install run test lint bench
+
+install:
+	@command -v $(POETRY) >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet poetry
+	$(POETRY) install --no-interaction
+
+run: install
+	$(POETRY) run coachiq serve
+
+test: install
+	$(POETRY) run pytest
+
+lint: install
+	$(POETRY) run ruff format --check .
+	$(POETRY) run ruff check .
+	$(POETRY) run pyright backend

@@ -1,0 +1,3 @@
+"""CoachIQ: an RV-C control server."""
+
+__version__ = "0.1.0"

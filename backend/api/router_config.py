@@ -1,0 +1,35 @@
+"""Which routers the application serves."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from fastapi import FastAPI
+
+from backend.api.routers import system
+
+logger = logging.getLogger(__name__)
+
+# Routers of features, as "module:attribute"; each is included when its module exists.
+FEATURE_ROUTERS: tuple[str, ...] = (
+    "backend.api.routers.can:router",
+    "backend.api.routers.entities:router",
+    "backend.api.routers.persistence:router",
+    "backend.websocket.routes:router",
+)
+
+
+def configure_routers(app: FastAPI) -> None:
+    """Include every router in ``app``."""
+    app.include_router(system.health_router)
+    app.include_router(system.router)
+    for spec in FEATURE_ROUTERS:
+        module_name, _, attribute = spec.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        app.include_router(getattr(module, attribute))

@@ -1,0 +1,133 @@
+"""The ``coachiq`` command line."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from backend import __version__
+from backend.core.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(
+    name="coachiq",
+    help="CoachIQ: the RV-C control server.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Show and check the configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+# Command modules of other parts, each exposing ``register(app)``; absent ones are skipped.
+COMMAND_MODULES: tuple[str, ...] = (
+    "backend.cli.decode",
+    "backend.cli.simulate",
+    "backend.cli.db",
+)
+
+
+def _settings_or_exit(code: int = 2) -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        for line in exc.lines:
+            typer.echo(f"configuration error: {line}", err=True)
+        raise typer.Exit(code) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"coachiq {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """CoachIQ: the RV-C control server."""
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port (default 8000).")] = None,
+) -> None:
+    """Run the server."""
+    import uvicorn
+
+    from backend.core.logging_config import configure_logging
+    from backend.main import create_app
+    from backend.services.feature_manager import FeatureConfigError
+
+    settings = _settings_or_exit()
+    if port is not None and not 1 <= port <= 65535:
+        typer.echo("configuration error: --port: must be 1-65535", err=True)
+        raise typer.Exit(2)
+    log_config = configure_logging(settings.logging)
+    try:
+        application = create_app(settings)
+    except (FeatureConfigError, ConfigError) as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    uvicorn.run(
+        application,
+        host=host or settings.server.host,
+        port=port or settings.server.port,
+        log_config=log_config,
+        access_log=settings.server.access_log,
+    )
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the active configuration (secrets redacted) as JSON."""
+    from backend.services.config_service import ConfigService
+
+    settings = _settings_or_exit()
+    typer.echo(json.dumps(ConfigService(settings).get_config_summary(), indent=2))
+
+
+@config_app.command("validate")
+def config_validate() -> None:
+    """Check the configuration; exit 1 with one line per problem."""
+    from backend.core.state import AppState
+    from backend.services.feature_manager import FeatureConfigError, FeatureManager
+
+    settings = _settings_or_exit(code=1)
+    try:
+        FeatureManager.from_yaml(settings, AppState(settings=settings))
+    except (FeatureConfigError, ConfigError) as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo("configuration is valid")
+
+
+def _register_commands() -> None:
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Entry point of the ``coachiq`` script."""
+    app(prog_name="coachiq")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,275 @@
+"""Application settings: pydantic-settings, ``COACHIQ_`` prefix, ``__`` nesting.
+
+Load order (later wins): defaults, then the ``.env`` file, then the environment.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "COACHIQ_"
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+class ConfigError(Exception):
+    """Settings that cannot be used; ``lines`` name each variable and what is allowed."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__("; ".join(lines))
+        self.lines = lines
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class ServerSettings(_Section):
+    """HTTP server."""
+
+    host: str = Field(default="127.0.0.1", description="Address to bind.")
+    port: int = Field(default=8000, ge=1, le=65535, description="TCP port, 1-65535.")
+    access_log: bool = Field(default=False, description="Log every HTTP request.")
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class CANSettings(_Section):
+    """CAN bus interfaces."""
+
+    interfaces: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["virtual0"],
+        description="Comma-separated channels, e.g. can0,can1, or replay:PATH?speed=2&loop=1.",
+    )
+    bustype: str = Field(
+        default="virtual", description="python-can interface name (socketcan, ...)."
+    )
+    bus_options: Annotated[dict[str, Any], NoDecode] = Field(
+        default_factory=dict, description="JSON object of extra python-can keyword arguments."
+    )
+    bitrate: int = Field(default=250000, gt=0, description="Bus bitrate in bit/s (RV-C: 250000).")
+    interface_mappings: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Logical to physical interfaces, e.g. house:can0,chassis:can1.",
+    )
+    source_address: int = Field(
+        default=0xF9, ge=0, le=253, description="Source address CoachIQ transmits from (0-253)."
+    )
+    rx_queue_size: int = Field(default=20000, ge=10, description="Receive queue bound (frames).")
+    tx_queue_size: int = Field(default=256, ge=1, description="Transmit queue bound per interface.")
+    sniffer_size: int = Field(default=1000, ge=1, description="Frames kept by the sniffer.")
+    group_size: int = Field(default=500, ge=1, description="Command/response groups kept.")
+    pending_timeout: float = Field(
+        default=2.0, gt=0, description="Seconds a command awaits its answer."
+    )
+
+    @field_validator("interfaces", mode="before")
+    @classmethod
+    def _parse_interfaces(cls, value: Any) -> Any:
+        parsed = _split_csv(value)
+        if isinstance(parsed, list) and not parsed:
+            raise ValueError("at least one interface is required, e.g. can0 or virtual0")
+        return parsed
+
+    @field_validator("bus_options", mode="before")
+    @classmethod
+    def _parse_bus_options(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return {}
+            try:
+                parsed = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f'must be a JSON object such as {{"port": 43114}}: {exc}') from exc
+            if not isinstance(parsed, dict):
+                raise ValueError('must be a JSON object such as {"port": 43114}')
+            return parsed
+        return value
+
+    @field_validator("interface_mappings", mode="before")
+    @classmethod
+    def _parse_mappings(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            mappings: dict[str, str] = {}
+            for item in _split_csv(value):
+                logical, sep, physical = item.partition(":")
+                if not sep or not logical.strip() or not physical.strip():
+                    raise ValueError(
+                        f"'{item}' is not LOGICAL:PHYSICAL; expected e.g. house:can0,chassis:can1"
+                    )
+                mappings[logical.strip()] = physical.strip()
+            return mappings
+        return value
+
+
+class RVCSettings(_Section):
+    """RV-C protocol and coach model."""
+
+    spec_path: Path | None = Field(
+        default=None, description="RV-C spec JSON (default config/rvc.json)."
+    )
+    coach_mapping_path: Path | None = Field(
+        default=None, description="Coach mapping YAML (default config/coach_mapping.default.yml)."
+    )
+    coach_model: str | None = Field(
+        default=None, description="Name of a shipped mapping, config/coach_mapping.<model>.yml."
+    )
+
+
+class FeaturesSettings(_Section):
+    """Feature switches; unset means the default from feature_flags.yaml."""
+
+    model_config = ConfigDict(extra="allow")
+
+    enable_can: bool | None = None
+    enable_rvc: bool | None = None
+    enable_entities: bool | None = None
+    enable_websocket: bool | None = None
+    enable_simulator: bool | None = None
+    enable_persistence: bool | None = None
+
+    def overrides(self) -> dict[str, bool]:
+        """Return {feature name: enabled} for every ENABLE_<NAME> that was set."""
+        result: dict[str, bool] = {}
+        values = dict(self.__dict__)
+        values.update(self.__pydantic_extra__ or {})
+        for key, value in values.items():
+            if key.startswith("enable_") and value is not None:
+                result[key.removeprefix("enable_")] = _parse_bool(f"enable_{key[7:]}", value)
+        return result
+
+
+def _parse_bool(field: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(
+        [f"{ENV_PREFIX}FEATURES__{field.upper()}: must be true or false, got {value!r}"]
+    )
+
+
+class PersistenceSettings(_Section):
+    """Optional persistence."""
+
+    enabled: bool = Field(
+        default=False, description="Keep history, overrides and audit in a database."
+    )
+    data_dir: Path = Field(
+        default=Path("backend/data"), description="Directory for the SQLite file."
+    )
+    backup_retention: int = Field(default=10, ge=1, description="Backups kept (newest N).")
+    history_retention_days: int = Field(
+        default=30, ge=1, description="Days of entity history kept."
+    )
+
+
+class DatabaseSettings(_Section):
+    """Database connection (SQLite file in DATA_DIR unless a URL is given)."""
+
+    url: SecretStr | None = Field(
+        default=None, description="SQLAlchemy URL, e.g. postgresql+asyncpg://."
+    )
+    pool_size: int = Field(default=5, ge=1, description="Connection pool size (PostgreSQL).")
+
+
+class SecuritySettings(_Section):
+    """Security."""
+
+    api_key: SecretStr | None = Field(
+        default=None, description="Optional API key for control routes."
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated CORS origins."
+    )
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+
+class LoggingSettings(_Section):
+    """Logging, shared with uvicorn."""
+
+    level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class Settings(BaseSettings):
+    """All CoachIQ settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    app_name: str = "CoachIQ"
+    environment: Literal["development", "production", "test"] = "development"
+    server: ServerSettings = Field(default_factory=lambda: ServerSettings())
+    can: CANSettings = Field(default_factory=lambda: CANSettings())
+    rvc: RVCSettings = Field(default_factory=lambda: RVCSettings())
+    features: FeaturesSettings = Field(default_factory=lambda: FeaturesSettings())
+    persistence: PersistenceSettings = Field(default_factory=lambda: PersistenceSettings())
+    database: DatabaseSettings = Field(default_factory=lambda: DatabaseSettings())
+    security: SecuritySettings = Field(default_factory=lambda: SecuritySettings())
+    logging: LoggingSettings = Field(default_factory=lambda: LoggingSettings())
+
+
+def _variable(loc: tuple[int | str, ...]) -> str:
+    return ENV_PREFIX + "__".join(str(part).upper() for part in loc)
+
+
+def format_validation_error(exc: ValidationError) -> list[str]:
+    """Turn a settings ValidationError into one line per bad variable."""
+    lines = []
+    for error in exc.errors():
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "literal_error":
+            expected = (error.get("ctx") or {}).get("expected", "")
+            message = f"must be one of {expected}"
+        got = error.get("input")
+        suffix = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+        lines.append(f"{_variable(error['loc'])}: {message}{suffix}")
+    return lines
+
+
+def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
+    """Build Settings from defaults, ``env_file`` and the environment.
+
+    Raises:
+        ConfigError: with one line per bad variable.
+    """
+    try:
+        settings = Settings(_env_file=env_file, **overrides)  # pyright: ignore[reportCallIssue]
+        settings.features.overrides()
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None
+    return settings

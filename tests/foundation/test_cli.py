@@ -1,0 +1,53 @@
+"""The coachiq command line: version, config show and validate."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from backend import __version__
+from backend.cli.main import app
+
+runner = CliRunner()
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"coachiq {__version__}"
+
+
+def test_config_show_is_redacted_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COACHIQ_SECURITY__API_KEY", "topsecret")
+    result = runner.invoke(app, ["config", "show"])
+    assert result.exit_code == 0
+    summary = json.loads(result.output)
+    assert summary["security"]["api_key"] == "***"
+    assert summary["server"]["port"] == 8000
+
+
+def test_config_validate_ok() -> None:
+    result = runner.invoke(app, ["config", "validate"])
+    assert result.exit_code == 0, result.output
+    assert "valid" in result.output
+
+
+def test_config_validate_bad_port_exits_1_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COACHIQ_SERVER__PORT", "70000")
+    result = runner.invoke(app, ["config", "validate"])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == [
+        "configuration error: COACHIQ_SERVER__PORT: Input should be less than or equal to 65535 "
+        "(got '70000')"
+    ]
+    assert "Traceback" not in result.output
+
+
+def test_config_validate_unknown_feature(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COACHIQ_FEATURES__ENABLE_TELEPORT", "true")
+    result = runner.invoke(app, ["config", "validate"])
+    assert result.exit_code == 1
+    assert "COACHIQ_FEATURES__ENABLE_TELEPORT: no such feature" in result.output
