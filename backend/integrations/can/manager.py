@@ -1,0 +1,426 @@
+"""Physical CAN interfaces: connection state, reception, transmission and reconnection.
+
+One :class:`BusInterface` per configured channel. Its supervisor task opens the bus, attaches a
+python-can ``Notifier`` (bound to the running loop) with a batching receiver, starts one writer
+task for its bounded transmit queue, and on any bus error tears everything down (Notifier before
+bus) and reconnects with exponential backoff. Other interfaces never notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import can
+
+from backend.integrations.can.errors import ReadOnlyInterfaceError, TransmitQueueFullError
+from backend.integrations.can.replay import ReplayBus, is_replay
+
+logger = logging.getLogger(__name__)
+
+BusFactory = Callable[[], can.BusABC]
+# (interface, message, direction, tag given to enqueue or None) delivered on the event loop
+FrameSink = Callable[["BusInterface", can.Message, str, Any], None]
+
+# Errors that mean the configuration is wrong: retrying cannot help.
+CONFIG_ERRORS: tuple[type[BaseException], ...] = (
+    can.CanInterfaceNotImplementedError,
+    ImportError,
+    TypeError,
+    ValueError,
+)
+_BATCH = 512
+_ECHO_WINDOW = 2.0
+_NOTIFIER_TIMEOUT = 0.2
+
+
+class InterfaceState(StrEnum):
+    """Connection state of one physical interface."""
+
+    CONNECTING = "connecting"
+    UP = "up"
+    RECONNECTING = "reconnecting"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+@dataclass(slots=True)
+class InterfaceCounters:
+    """Counters of one interface (monotonic over the process lifetime)."""
+
+    rx: int = 0
+    tx: int = 0
+    errors: int = 0
+    rx_dropped: int = 0
+    tx_dropped: int = 0
+    echo_suppressed: int = 0
+    reconnects: int = 0
+
+
+class SupervisedNotifier(can.Notifier):
+    """A Notifier whose receive errors end reception once and are reported, never raised.
+
+    python-can re-raises a receive error in its thread (after scheduling ``on_error`` on the
+    loop) and, for buses read through ``loop.add_reader``, lets it escape into the loop on every
+    readable event. Here both paths stop reading and report the error once.
+    """
+
+    def _rx_thread(self, bus: can.BusABC) -> None:
+        with contextlib.suppress(Exception):  # reported through _on_error on the loop
+            super()._rx_thread(bus)
+
+    def _on_message_available(self, bus: can.BusABC) -> None:
+        try:
+            super()._on_message_available(bus)
+        except Exception as exc:
+            self.exception = exc
+            self._stopped = True
+            loop = self._loop
+            if loop is not None:
+                for reader in self._readers:
+                    if isinstance(reader, int):
+                        loop.remove_reader(reader)
+            self._on_error(exc)
+
+
+class BatchingReceiver(can.Listener):
+    """Receives on the event loop into a bounded deque, drained in batches per wake-up."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        maxlen: int,
+        drain: Callable[[deque[can.Message]], None],
+        on_drop: Callable[[], None],
+        on_failure: Callable[[Exception], None],
+    ) -> None:
+        self._loop = loop
+        self._queue: deque[can.Message] = deque(maxlen=maxlen)
+        self._drain_cb = drain
+        self._on_drop = on_drop
+        self._on_failure = on_failure
+        self._scheduled = False
+        self.closed = False
+
+    @property
+    def queue(self) -> deque[can.Message]:
+        """The bounded receive queue."""
+        return self._queue
+
+    def on_message_received(self, msg: can.Message) -> None:
+        """Queue a frame (dropping the oldest when full) and schedule one drain."""
+        if self.closed:
+            return
+        queue = self._queue
+        if len(queue) == queue.maxlen:
+            self._on_drop()
+        queue.append(msg)
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        self._scheduled = False
+        if self.closed:
+            return
+        self._drain_cb(self._queue)
+        if self._queue and not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._drain)
+
+    def on_error(self, exc: Exception) -> None:
+        """A receive error: report it (called on the loop by the Notifier)."""
+        if not self.closed:
+            self._on_failure(exc)
+
+    def stop(self) -> None:
+        """Stop accepting frames."""
+        self.closed = True
+
+
+class BusInterface:
+    """One physical interface: its bus, Notifier, transmit queue, writer and supervisor."""
+
+    def __init__(
+        self,
+        name: str,
+        bus_factory: BusFactory,
+        sink: FrameSink,
+        *,
+        bitrate: int = 250000,
+        rx_queue_size: int = 20000,
+        tx_queue_size: int = 256,
+        tx_max_age: float = 5.0,
+        backoff_initial: float = 1.0,
+        backoff_max: float = 30.0,
+        expect_echo: bool = False,
+        read_only: bool = False,
+        config_error: str | None = None,
+    ) -> None:
+        self.name = name
+        self.bitrate = bitrate
+        self.read_only = read_only
+        self.counters = InterfaceCounters()
+        self.state = InterfaceState.STOPPED
+        self.last_error: str | None = config_error
+        self.last_rx: float | None = None  # monotonic
+        self.up_since: float | None = None
+        self.rx_queue_size = rx_queue_size
+        self.tx_queue_size = tx_queue_size
+        self._config_error = config_error
+        self._bus_factory = bus_factory
+        self._sink = sink
+        self._tx_max_age = tx_max_age
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._expect_echo = expect_echo
+        self._echo: dict[tuple[int, bytes], int] = {}
+        self._echo_times: deque[tuple[float, tuple[int, bytes]]] = deque(maxlen=tx_queue_size * 4)
+        self._tx_queue: asyncio.Queue[tuple[can.Message, float, Any]] = asyncio.Queue(tx_queue_size)
+        self._bus: can.BusABC | None = None
+        self._notifier: can.Notifier | None = None
+        self._receiver: BatchingReceiver | None = None
+        self._failure: asyncio.Event | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self.state_listeners: list[Callable[[BusInterface], None]] = []
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the supervisor (returns at once; the state moves to ``up`` when connected)."""
+        if self._supervisor is not None:
+            return
+        if self._config_error is not None:
+            self._set_state(InterfaceState.FAILED)
+            return
+        self._set_state(InterfaceState.CONNECTING)
+        self._supervisor = asyncio.create_task(
+            self._supervise(), name=f"can-supervisor-{self.name}"
+        )
+
+    async def stop(self) -> None:
+        """Cancel the supervisor and writer, stop the Notifier, shut the bus down. Idempotent."""
+        task, self._supervisor = self._supervisor, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._teardown()
+        if self.state is not InterfaceState.FAILED:
+            self._set_state(InterfaceState.STOPPED)
+
+    @property
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """Background tasks currently owned by this interface."""
+        return [t for t in (self._supervisor, self._writer) if t is not None and not t.done()]
+
+    @property
+    def tx_queue_length(self) -> int:
+        """Frames waiting to be sent."""
+        return self._tx_queue.qsize()
+
+    @property
+    def rx_queue_length(self) -> int:
+        """Frames received and not yet processed."""
+        return len(self._receiver.queue) if self._receiver is not None else 0
+
+    def _set_state(self, state: InterfaceState) -> None:
+        if state is self.state:
+            return
+        logger.info("CAN interface %s: %s -> %s", self.name, self.state.value, state.value)
+        self.state = state
+        for listener in list(self.state_listeners):
+            try:
+                listener(self)
+            except Exception:
+                logger.exception("CAN interface state listener failed")
+
+    async def _supervise(self) -> None:
+        delay = self._backoff_initial
+        while True:
+            self._failure = asyncio.Event()
+            try:
+                await self._open()
+            except asyncio.CancelledError:
+                raise
+            except CONFIG_ERRORS as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                self.counters.errors += 1
+                logger.error("CAN interface %s cannot be configured: %s", self.name, exc)
+                await self._teardown()
+                self._set_state(InterfaceState.FAILED)
+                return
+            except Exception as exc:
+                self._note_error("open", exc)
+                await self._teardown()
+                self._set_state(InterfaceState.RECONNECTING)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._backoff_max)
+                self.counters.reconnects += 1
+                continue
+            self.up_since = time.monotonic()
+            self._set_state(InterfaceState.UP)
+            await self._failure.wait()
+            stayed = time.monotonic() - self.up_since
+            self.up_since = None
+            await self._teardown()
+            self._set_state(InterfaceState.RECONNECTING)
+            if stayed > self._backoff_max:
+                delay = self._backoff_initial
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._backoff_max)
+            self.counters.reconnects += 1
+
+    async def _open(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._bus = await asyncio.to_thread(self._bus_factory)
+        self._receiver = BatchingReceiver(
+            loop, self.rx_queue_size, self._drain, self._count_rx_drop, self._fail
+        )
+        self._notifier = SupervisedNotifier(
+            self._bus, [self._receiver], timeout=_NOTIFIER_TIMEOUT, loop=loop
+        )
+        if not self.read_only:
+            self._writer = asyncio.create_task(self._write(), name=f"can-writer-{self.name}")
+
+    async def _teardown(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        if self._receiver is not None:
+            self._receiver.stop()
+            self._receiver = None
+        notifier, self._notifier = self._notifier, None
+        if notifier is not None:
+            # stop() joins the reader thread: keep that off the event loop.
+            await asyncio.to_thread(notifier.stop, _NOTIFIER_TIMEOUT * 5)
+        bus, self._bus = self._bus, None
+        if bus is not None:
+            try:
+                await asyncio.to_thread(bus.shutdown)
+            except Exception as exc:
+                logger.warning("CAN interface %s: shutdown failed: %s", self.name, exc)
+
+    def _note_error(self, where: str, exc: BaseException) -> None:
+        self.counters.errors += 1
+        self.last_error = f"{where}: {type(exc).__name__}: {exc}"
+        logger.warning("CAN interface %s: %s", self.name, self.last_error)
+
+    def _fail(self, exc: Exception) -> None:
+        """A bus error: reconnect (called on the loop)."""
+        self._note_error("receive" if self.state is InterfaceState.UP else "bus", exc)
+        if self._failure is not None:
+            self._failure.set()
+
+    def _count_rx_drop(self) -> None:
+        self.counters.rx_dropped += 1
+
+    # --- reception ---------------------------------------------------------------------------
+
+    def _drain(self, queue: deque[can.Message]) -> None:
+        sink = self._sink
+        echo = self._echo if self._expect_echo else None
+        count = 0
+        self.last_rx = time.monotonic()
+        while queue and count < _BATCH:
+            msg = queue.popleft()
+            count += 1
+            if msg.is_error_frame or msg.is_remote_frame:
+                continue
+            if echo:
+                key = (msg.arbitration_id, bytes(msg.data))
+                pending = echo.get(key)
+                if pending:
+                    if pending == 1:
+                        del echo[key]
+                    else:
+                        echo[key] = pending - 1
+                    self.counters.echo_suppressed += 1
+                    continue
+            self.counters.rx += 1
+            try:
+                sink(self, msg, "rx", None)
+            except Exception:
+                logger.exception("CAN interface %s: frame processing failed", self.name)
+
+    def _expect(self, msg: can.Message) -> None:
+        now = time.monotonic()
+        times = self._echo_times
+        while times and (now - times[0][0] > _ECHO_WINDOW or len(times) == times.maxlen):
+            _, old = times.popleft()
+            left = self._echo.get(old, 0) - 1
+            if left > 0:
+                self._echo[old] = left
+            else:
+                self._echo.pop(old, None)
+        key = (msg.arbitration_id, bytes(msg.data))
+        self._echo[key] = self._echo.get(key, 0) + 1
+        times.append((now, key))
+
+    # --- transmission ------------------------------------------------------------------------
+
+    def enqueue(self, msg: can.Message, tag: Any = None) -> None:
+        """Queue a frame for the writer; ``tag`` comes back with the frame once sent.
+
+        Raises:
+            ReadOnlyInterfaceError: the interface is a replay.
+            TransmitQueueFullError: the queue holds ``tx_queue_size`` frames already.
+        """
+        if self.read_only:
+            raise ReadOnlyInterfaceError(self.name)
+        try:
+            self._tx_queue.put_nowait((msg, time.monotonic(), tag))
+        except asyncio.QueueFull:
+            self.counters.tx_dropped += 1
+            raise TransmitQueueFullError(self.name, self.tx_queue_size) from None
+
+    async def _write(self) -> None:
+        queue = self._tx_queue
+        while True:
+            msg, queued_at, tag = await queue.get()
+            if time.monotonic() - queued_at > self._tx_max_age:
+                self.counters.tx_dropped += 1  # stale: the interface was down too long
+                continue
+            bus = self._bus
+            if bus is None:
+                self.counters.tx_dropped += 1
+                continue
+            if self._expect_echo:
+                self._expect(msg)
+            msg.timestamp = time.time()
+            try:
+                await asyncio.to_thread(bus.send, msg, 1.0)
+            except (can.CanError, OSError) as exc:
+                self.counters.tx_dropped += 1
+                self._fail(exc)
+                return
+            self.counters.tx += 1
+            try:
+                self._sink(self, msg, "tx", tag)
+            except Exception:
+                logger.exception("CAN interface %s: tx frame processing failed", self.name)
+
+
+def make_bus_factory(
+    channel: str, bustype: str, bitrate: int, options: dict[str, Any]
+) -> BusFactory:
+    """A factory opening ``channel``: a ReplayBus for ``replay:`` channels, else ``can.Bus``."""
+    if is_replay(channel):
+        return lambda: ReplayBus(channel)
+    kwargs = dict(options)
+    kwargs.setdefault("bitrate", bitrate)
+
+    def factory() -> can.BusABC:
+        return can.Bus(interface=bustype, channel=channel, **kwargs)
+
+    return factory

@@ -1,0 +1,159 @@
+"""CANInterfaceService: the configured physical interfaces and logical-name resolution.
+
+Logical names (``house``, ``chassis`` and any other in ``INTERFACE_MAPPINGS``) resolve to a
+physical channel; a physical channel resolves to itself. With one interface both standard names
+map to it; a standard name that is not mapped falls back to the first interface, logged once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from backend.core.config import CANSettings
+from backend.integrations.can.errors import UnknownInterfaceError
+from backend.integrations.can.manager import (
+    BusFactory,
+    BusInterface,
+    FrameSink,
+    InterfaceState,
+    make_bus_factory,
+)
+from backend.integrations.can.replay import is_replay
+
+logger = logging.getLogger(__name__)
+
+STANDARD_NAMES = ("house", "chassis")
+
+
+class CANInterfaceService:
+    """Owns one :class:`BusInterface` per configured channel."""
+
+    def __init__(
+        self,
+        settings: CANSettings,
+        sink: FrameSink,
+        *,
+        bus_factories: Mapping[str, BusFactory] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.mappings = dict(settings.interface_mappings)
+        self._warned: set[str] = set()
+        factories = dict(bus_factories or {})
+        expect_echo = settings.bustype == "udp_multicast" or bool(
+            settings.bus_options.get("receive_own_messages")
+        )
+        self.interfaces: dict[str, BusInterface] = {}
+        for channel in settings.interfaces:
+            replay = is_replay(channel)
+            factory = factories.get(channel) or make_bus_factory(
+                channel, settings.bustype, settings.bitrate, settings.bus_options
+            )
+            self.interfaces[channel] = BusInterface(
+                channel,
+                factory,
+                sink,
+                bitrate=settings.bitrate,
+                rx_queue_size=settings.rx_queue_size,
+                tx_queue_size=settings.tx_queue_size,
+                tx_max_age=settings.tx_max_age,
+                backoff_initial=settings.reconnect_initial,
+                backoff_max=settings.reconnect_max,
+                expect_echo=expect_echo and not replay,
+                read_only=replay,
+            )
+
+    @property
+    def names(self) -> list[str]:
+        """Physical channel names in configuration order."""
+        return list(self.interfaces)
+
+    def get(self, physical: str) -> BusInterface:
+        """The interface of a physical channel.
+
+        Raises:
+            UnknownInterfaceError: no such channel.
+        """
+        try:
+            return self.interfaces[physical]
+        except KeyError:
+            raise UnknownInterfaceError(physical, self.known_names()) from None
+
+    def known_names(self) -> list[str]:
+        """Every name :meth:`resolve_interface` accepts."""
+        return sorted({*self.mappings, *STANDARD_NAMES}) + self.names
+
+    def resolve_interface(self, logical: str | None) -> str:
+        """The physical channel for a logical name or channel (None means ``house``).
+
+        Raises:
+            UnknownInterfaceError: neither a logical name nor a configured channel.
+        """
+        name = logical or "house"
+        physical = self.mappings.get(name)
+        if physical is not None:
+            return physical
+        if name in self.interfaces:
+            return name
+        if name in STANDARD_NAMES:
+            first = self.names[0]
+            if len(self.interfaces) > 1 and name not in self._warned:
+                self._warned.add(name)
+                logger.warning(
+                    "No CAN interface mapped to '%s' (COACHIQ_CAN__INTERFACE_MAPPINGS); using %s",
+                    name,
+                    first,
+                )
+            return first
+        raise UnknownInterfaceError(name, self.known_names())
+
+    def logical_names(self, physical: str) -> list[str]:
+        """Logical names that resolve to ``physical``."""
+        names = [name for name, target in self.mappings.items() if target == physical]
+        if physical == self.names[0]:
+            names += [name for name in STANDARD_NAMES if name not in self.mappings]
+        return sorted(names)
+
+    async def start(self) -> None:
+        """Start every interface's supervisor."""
+        for interface in self.interfaces.values():
+            await interface.start()
+
+    async def stop(self) -> None:
+        """Stop every interface (reverse order). Idempotent."""
+        for interface in reversed(self.interfaces.values()):
+            await interface.stop()
+
+    def no_activity(self, interface: BusInterface, now: float | None = None) -> bool:
+        """True when the interface is up and has received nothing for ``activity_timeout``."""
+        if interface.state is not InterfaceState.UP:
+            return False
+        now = time.monotonic() if now is None else now
+        since = interface.last_rx if interface.last_rx is not None else interface.up_since
+        return since is not None and now - since > self.settings.activity_timeout
+
+    def status(self, name: str) -> dict[str, Any]:
+        """State and counters of one interface."""
+        interface = self.get(name)
+        counters = interface.counters
+        return {
+            "channel": name,
+            "logical_names": self.logical_names(name),
+            "bustype": "replay" if interface.read_only else self.settings.bustype,
+            "state": interface.state.value,
+            "bitrate": interface.bitrate,
+            "read_only": interface.read_only,
+            "no_activity": self.no_activity(interface),
+            "last_error": interface.last_error,
+            "rx": counters.rx,
+            "tx": counters.tx,
+            "errors": counters.errors,
+            "rx_dropped": counters.rx_dropped,
+            "tx_dropped": counters.tx_dropped,
+            "echo_suppressed": counters.echo_suppressed,
+            "reconnects": counters.reconnects,
+            "rx_queue": interface.rx_queue_length,
+            "tx_queue": interface.tx_queue_length,
+        }

@@ -1,0 +1,117 @@
+"""Fixtures of the CAN tests: unique virtual channels, a started CANService, a peer bus."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import can
+import pytest
+
+from backend.core.config import CANSettings
+from backend.integrations.rvc.loader import load_config_data
+from backend.services.can_service import CANService
+from backend.services.feature_base import Feature
+
+_counter = itertools.count()
+
+
+def unique_channel(prefix: str = "cantest") -> str:
+    """A virtual channel name no other test (or process) uses."""
+    return f"{prefix}-{os.getpid()}-{next(_counter)}"
+
+
+def decode(arbitration_id: int, data: bytes) -> Any:
+    """The real RV-C decoder."""
+    return load_config_data().decode(arbitration_id, data)
+
+
+def can_settings(**values: Any) -> CANSettings:
+    """CAN settings for tests: fast reconnection, short claim, given values on top."""
+    base: dict[str, Any] = {
+        "interfaces": [unique_channel()],
+        "reconnect_initial": 0.05,
+        "reconnect_max": 0.2,
+    }
+    base.update(values)
+    return CANSettings(**base)
+
+
+async def wait_for(predicate: Callable[[], Any], timeout: float = 3.0) -> Any:  # noqa: ASYNC109
+    """Poll ``predicate`` until it returns something truthy (or fail after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(0.01)
+
+
+class FakeRVCFeature(Feature):
+    """Stands in for the ``rvc`` feature in tests that build their own FeatureManager."""
+
+    def __init__(self, name: str, context: Any, friendly_name: str | None = None) -> None:
+        super().__init__(name, context, friendly_name)
+        self.service = load_config_data()
+
+
+ServiceFactory = Callable[..., Awaitable[CANService]]
+
+
+@pytest.fixture
+async def make_service() -> AsyncIterator[ServiceFactory]:
+    """Build and start CANServices; all are stopped (and their tasks checked) at teardown."""
+    services: list[CANService] = []
+
+    async def factory(settings: CANSettings | None = None, **kwargs: Any) -> CANService:
+        kwargs.setdefault("claim_wait", 0.05)
+        kwargs.setdefault("packet_gap", 0.005)
+        service = CANService(settings or can_settings(), decode, **kwargs)
+        await service.start()
+        services.append(service)
+        return service
+
+    yield factory
+    for service in services:
+        await service.stop()
+        assert service.tasks() == []
+
+
+@pytest.fixture
+def peer() -> Iterator[Callable[[str], can.BusABC]]:
+    """Open python-can virtual buses on a channel (another node); all shut down afterwards."""
+    buses: list[can.BusABC] = []
+
+    def open_bus(channel: str) -> can.BusABC:
+        bus = can.Bus(interface="virtual", channel=channel)
+        buses.append(bus)
+        return bus
+
+    yield open_bus
+    for bus in buses:
+        bus.shutdown()
+
+
+async def recv(bus: can.BusABC, timeout: float = 2.0) -> can.Message | None:  # noqa: ASYNC109
+    """Receive one frame from a peer bus without blocking the loop."""
+    return await asyncio.to_thread(bus.recv, timeout)
+
+
+async def recv_until(
+    bus: can.BusABC,
+    predicate: Callable[[can.Message], bool],
+    timeout: float = 2.0,  # noqa: ASYNC109
+) -> can.Message:
+    """Receive frames from a peer bus until one satisfies ``predicate``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msg = await recv(bus, max(0.01, deadline - time.monotonic()))
+        if msg is not None and predicate(msg):
+            return msg
+    raise AssertionError("no matching frame received")
