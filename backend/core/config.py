@@ -15,6 +15,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -78,6 +79,31 @@ class CANSettings(_Section):
         default=2.0, gt=0, description="Seconds a command awaits its answer."
     )
 
+    tx_max_age: float = Field(
+        default=5.0, gt=0, description="Seconds a queued frame may wait (interface down)."
+    )
+    reconnect_initial: float = Field(
+        default=1.0, gt=0, description="First reconnection delay in seconds (doubles)."
+    )
+    reconnect_max: float = Field(default=30.0, gt=0, description="Longest reconnection delay.")
+    activity_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds without frames before 'no CAN activity'."
+    )
+    address_claiming: bool = Field(
+        default=True,
+        description="Claim SOURCE_ADDRESS dynamically (yield to higher-priority nodes).",
+    )
+    name_serial: int = Field(
+        default=0, ge=0, le=0x1FFFFF, description="ADDRESS_CLAIM serial number (21 bits)."
+    )
+    name_manufacturer_code: int = Field(
+        default=0, ge=0, le=0x7FF, description="ADDRESS_CLAIM manufacturer code (11 bits)."
+    )
+    product_id: str = Field(
+        default="CoachIQ*CoachIQ Server**",
+        description="PRODUCT_ID answer: make*model*serial*unit (ISO 8859-1).",
+    )
+
     @field_validator("interfaces", mode="before")
     @classmethod
     def _parse_interfaces(cls, value: Any) -> Any:
@@ -85,6 +111,37 @@ class CANSettings(_Section):
         if isinstance(parsed, list) and not parsed:
             raise ValueError("at least one interface is required, e.g. can0 or virtual0")
         return parsed
+
+    @field_validator("interfaces", mode="after")
+    @classmethod
+    def _check_replay(cls, value: list[str]) -> list[str]:
+        from backend.integrations.can.replay import is_replay, parse_replay_channel
+
+        for channel in value:
+            if is_replay(channel):
+                parse_replay_channel(channel)
+        if len(set(value)) != len(value):
+            raise ValueError("an interface is listed twice")
+        return value
+
+    @field_validator("bustype", mode="after")
+    @classmethod
+    def _check_bustype(cls, value: str) -> str:
+        # python-can's registry of interface names (imported here only, for the check).
+        from can.interfaces import BACKENDS
+
+        if value not in BACKENDS:
+            raise ValueError(
+                f"unknown python-can interface '{value}'; known: {', '.join(sorted(BACKENDS))}"
+            )
+        return value
+
+    @field_validator("product_id", mode="after")
+    @classmethod
+    def _check_product_id(cls, value: str) -> str:
+        if value.count("*") < 3:
+            raise ValueError("must be four '*'-delimited fields: make*model*serial*unit")
+        return value
 
     @field_validator("bus_options", mode="before")
     @classmethod
@@ -114,6 +171,20 @@ class CANSettings(_Section):
                     )
                 mappings[logical.strip()] = physical.strip()
             return mappings
+        return value
+
+    @field_validator("interface_mappings", mode="after")
+    @classmethod
+    def _check_mappings(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        interfaces = info.data.get("interfaces")
+        if not interfaces:
+            return value
+        for logical, physical in value.items():
+            if physical not in interfaces:
+                raise ValueError(
+                    f"'{logical}' maps to '{physical}', which is not in "
+                    f"{ENV_PREFIX}CAN__INTERFACES ({', '.join(interfaces)})"
+                )
         return value
 
 
