@@ -17,6 +17,7 @@ from backend.core.config import Settings, load_settings
 from backend.core.state import AppState
 from backend.services.config_service import ConfigService
 from backend.services.feature_manager import FeatureDefinition, FeatureManager
+from backend.web import mount_web
 
 logger = logging.getLogger(__name__)
 
@@ -73,4 +74,5 @@ def create_app(
         return JSONResponse({"detail": message, "errors": errors}, status_code=422)
 
     configure_routers(app)
+    mount_web(app)
     return app

@@ -17,6 +17,7 @@ FEATURE_ROUTERS: tuple[str, ...] = (
     "backend.api.routers.entities:router",
     "backend.api.routers.persistence:router",
     "backend.websocket.routes:router",
+    "backend.api.routers.dashboard:router",
 )
 
 

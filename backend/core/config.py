@@ -213,6 +213,7 @@ class FeaturesSettings(_Section):
     enable_websocket: bool | None = None
     enable_simulator: bool | None = None
     enable_persistence: bool | None = None
+    enable_dashboard: bool | None = None
 
     def overrides(self) -> dict[str, bool]:
         """Return {feature name: enabled} for every ENABLE_<NAME> that was set."""
@@ -260,6 +261,41 @@ class DatabaseSettings(_Section):
         default=None, description="SQLAlchemy URL, e.g. postgresql+asyncpg://."
     )
     pool_size: int = Field(default=5, ge=1, description="Connection pool size (PostgreSQL).")
+
+
+class DashboardSettings(_Section):
+    """Web dashboard: alert thresholds and the activity feed."""
+
+    black_tank_high: float = Field(
+        default=80.0, ge=0, le=100, description="Black tank alert above this level (%)."
+    )
+    gray_tank_high: float = Field(
+        default=80.0, ge=0, le=100, description="Gray tank alert above this level (%)."
+    )
+    fresh_tank_low: float = Field(
+        default=20.0, ge=0, le=100, description="Fresh water alert below this level (%)."
+    )
+    lpg_tank_low: float = Field(
+        default=20.0, ge=0, le=100, description="LPG alert below this level (%)."
+    )
+    battery_low_voltage: float = Field(
+        default=12.0, ge=0, description="Battery alert below this voltage (V)."
+    )
+    battery_low_soc: float = Field(
+        default=20.0, ge=0, le=100, description="Battery alert below this state of charge (%)."
+    )
+    can_inactivity_seconds: float = Field(
+        default=10.0, gt=0, description="Interface alert after this long with no frame received."
+    )
+    fault_expiry_seconds: float = Field(
+        default=15.0, gt=0, description="A DM_RV fault not repeated for this long is cleared."
+    )
+    activity_size: int = Field(
+        default=200, ge=1, le=10000, description="Entries kept in the activity feed."
+    )
+    startup_grace_seconds: float = Field(
+        default=30.0, ge=0, description="Entities silent since start are not alerted before this."
+    )
 
 
 class SecuritySettings(_Section):
@@ -310,6 +346,7 @@ class Settings(BaseSettings):
     features: FeaturesSettings = Field(default_factory=lambda: FeaturesSettings())
     persistence: PersistenceSettings = Field(default_factory=lambda: PersistenceSettings())
     database: DatabaseSettings = Field(default_factory=lambda: DatabaseSettings())
+    dashboard: DashboardSettings = Field(default_factory=lambda: DashboardSettings())
     security: SecuritySettings = Field(default_factory=lambda: SecuritySettings())
     logging: LoggingSettings = Field(default_factory=lambda: LoggingSettings())
 

@@ -74,3 +74,8 @@ def get_persistence_service(connection: HTTPConnection) -> Any:
 def get_database_manager(connection: HTTPConnection) -> Any:
     """The DatabaseManager (feature ``persistence``, attribute ``database_manager``)."""
     return feature_service(connection, "persistence", "database_manager")
+
+
+def get_dashboard_service(connection: HTTPConnection) -> Any:
+    """The DashboardService (feature ``dashboard``)."""
+    return feature_service(connection, "dashboard")

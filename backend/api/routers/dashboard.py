@@ -1,0 +1,51 @@
+"""Dashboard routes: summary, activity feed and bulk actions under ``/api/dashboard``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from backend.core.dependencies import get_dashboard_service
+from backend.models.dashboard import (
+    ActivityResponse,
+    BulkRequest,
+    BulkResponse,
+    SummaryResponse,
+)
+from backend.services.dashboard_service import BulkRequestError
+
+router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
+
+
+@router.get("/summary", response_model=SummaryResponse, summary="The coach at a glance")
+async def summary(service: Any = Depends(get_dashboard_service)) -> dict[str, Any]:
+    """Counts by type and area, active alerts and CAN activity per interface."""
+    return service.summary()
+
+
+@router.get("/activity", response_model=ActivityResponse, summary="Recent activity")
+async def activity(
+    limit: int = Query(50, ge=1, le=1000, description="At most this many entries."),
+    after: int | None = Query(None, ge=0, description="Only entries with a larger id."),
+    service: Any = Depends(get_dashboard_service),
+) -> dict[str, Any]:
+    """Commands and results, alerts raised and cleared, availability changes; newest first."""
+    return {"entries": service.activity(limit=limit, after=after), "started_at": service.started_at}
+
+
+@router.post("/bulk", response_model=BulkResponse, summary="One action on many entities")
+async def bulk(
+    request: BulkRequest, service: Any = Depends(get_dashboard_service)
+) -> dict[str, Any]:
+    """Switch many entities on or off; motor loads are never included."""
+    try:
+        results = await service.bulk(
+            request.action,
+            entity_ids=request.entity_ids,
+            entity_type=request.type,
+            area=request.area,
+        )
+    except BulkRequestError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+    return {"action": request.action, "results": results}

@@ -1,0 +1,112 @@
+"""API models of the dashboard routes (``/api/dashboard``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class AlertModel(BaseModel):
+    """A condition a person cares about."""
+
+    alert_id: str = Field(description="Stable id of the condition, e.g. tank_high:black_tank.")
+    kind: str = Field(
+        description="tank_high, tank_low, battery_low, fault, can_inactive, unavailable."
+    )
+    severity: Literal["info", "warning", "critical"]
+    message: str
+    entity_id: str | None = None
+    value: float | None = None
+    threshold: float | None = None
+
+
+class EntityCounts(BaseModel):
+    """How many entities, and how many report."""
+
+    total: int
+    available: int
+    unavailable: int
+
+
+class InterfaceActivity(BaseModel):
+    """Frames received on an interface and how long it has been quiet."""
+
+    name: str
+    rx_frames: int
+    idle_seconds: float | None = Field(description="Seconds since the last frame; null if none.")
+    active: bool
+
+
+class SummaryResponse(BaseModel):
+    """The coach at a glance."""
+
+    generated_at: float
+    entities: EntityCounts
+    by_type: dict[str, int]
+    by_area: dict[str, int]
+    alerts: list[AlertModel]
+    alert_counts: dict[str, int]
+    interfaces: list[InterfaceActivity]
+
+
+class ActivityEntry(BaseModel):
+    """One line of the activity feed."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int = Field(description="Increasing sequence number; poll with ?after=<last id>.")
+    timestamp: float
+    kind: str = Field(
+        description="command, command_result, alert_raised, alert_cleared, unavailable, "
+        "available, bulk."
+    )
+    severity: Literal["info", "warning", "critical"]
+    message: str
+    entity_id: str | None = None
+    command_id: str | None = None
+    status: str | None = None
+    alert_id: str | None = None
+
+
+class ActivityResponse(BaseModel):
+    """Newest first."""
+
+    entries: list[ActivityEntry]
+    started_at: float = Field(
+        description="When the feed started; a new value means the server restarted (ids reset)."
+    )
+
+
+class BulkRequest(BaseModel):
+    """One action on many entities: a list of ids, or a type and/or an area."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["on", "off"]
+    entity_ids: list[str] | None = Field(default=None, max_length=200)
+    type: str | None = None
+    area: str | None = None
+
+    @model_validator(mode="after")
+    def _selects_something(self) -> BulkRequest:
+        if not self.entity_ids and self.type is None and self.area is None:
+            raise ValueError("give entity_ids, or a type and/or an area")
+        return self
+
+
+class BulkResult(BaseModel):
+    """What happened to one entity."""
+
+    entity_id: str
+    status: Literal["accepted", "skipped", "error"]
+    command_id: str | None = None
+    detail: str | None = None
+    http_status: int | None = None
+
+
+class BulkResponse(BaseModel):
+    """Answered per entity."""
+
+    action: str
+    results: list[BulkResult]

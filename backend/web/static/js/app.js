@@ -1,0 +1,93 @@
+// CoachIQ dashboard entry point: views, routing, theme and the live connection.
+
+import { AlertsView } from "./alerts.js";
+import { getJSON } from "./api.js";
+import { CanView } from "./can.js";
+import { CoachView } from "./coach.js";
+import { DiscoverView } from "./discover.js";
+import { EntityStream } from "./live.js";
+import { Store } from "./store.js";
+
+const CONNECTION_TEXT = {
+  connecting: "Connecting…",
+  live: "Live",
+  reconnecting: "Reconnecting…",
+  polling: "Polling",
+  offline: "Offline",
+};
+const CONNECTION_TITLE = {
+  live: "Live updates over WebSocket",
+  polling: "WebSocket unavailable: refreshing over HTTP every few seconds",
+  offline: "The server does not answer; retrying",
+};
+
+function setupTheme() {
+  const root = document.documentElement;
+  const stored = localStorage.getItem("coachiq-theme");
+  const prefersDark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+  root.dataset.theme = stored || (prefersDark ? "dark" : "light");
+  document.getElementById("theme-toggle").addEventListener("click", () => {
+    root.dataset.theme = root.dataset.theme === "dark" ? "light" : "dark";
+    localStorage.setItem("coachiq-theme", root.dataset.theme);
+    window.dispatchEvent(new Event("themechange"));
+  });
+}
+
+function showConnection(state) {
+  const node = document.getElementById("conn");
+  node.dataset.state = state;
+  node.querySelector(".conn-text").textContent = CONNECTION_TEXT[state] || state;
+  node.title = CONNECTION_TITLE[state] || "Connection to the coach";
+  document.body.dataset.connection = state;
+}
+
+async function loadMetadata(store) {
+  try {
+    store.metadata = await getJSON("/api/entities/metadata");
+    store.emitAll();
+  } catch {
+    setTimeout(() => loadMetadata(store), 5000);
+  }
+}
+
+function main() {
+  setupTheme();
+  const store = new Store();
+  const coach = new CoachView(store);
+  const alerts = new AlertsView(store, { onSummary: (s) => coach.showGlance(s) });
+  const can = new CanView();
+  const discover = new DiscoverView();
+  const views = { coach: null, alerts: null, can, discover };
+
+  let current = null;
+  const route = () => {
+    const name = (location.hash || "#coach").slice(1);
+    const view = name in views ? name : "coach";
+    if (view === current) return;
+    if (current && views[current]) views[current].hide();
+    current = view;
+    for (const section of document.querySelectorAll(".view")) section.hidden = section.dataset.view !== view;
+    for (const tab of document.querySelectorAll(".tab")) {
+      if (tab.dataset.view === view) tab.setAttribute("aria-current", "page");
+      else tab.removeAttribute("aria-current");
+    }
+    if (views[view]) views[view].show();
+  };
+  window.addEventListener("hashchange", route);
+  route();
+
+  const stream = new EntityStream({
+    onSnapshot: (entities) => store.setAll(entities),
+    onUpdate: (message) => store.applyUpdate(message),
+    onCommandResult: (message) => store.applyCommandResult(message),
+    onState: showConnection,
+    fetchAll: () => getJSON("/api/entities", 4000).then((d) => (Array.isArray(d) ? d : d.entities || [])),
+  });
+  showConnection("connecting");
+  loadMetadata(store);
+  stream.start();
+  alerts.start();
+  window.coachiq = { store, stream, can };
+}
+
+main();
