@@ -314,6 +314,26 @@ class SecuritySettings(_Section):
         return _split_csv(value)
 
 
+class WebSocketSettings(_Section):
+    """WebSocket streams: per-client bounds, batching, stall and heartbeat timing."""
+
+    queue_size: int = Field(
+        default=1000, ge=10, description="Messages queued per client (entity updates coalesce)."
+    )
+    batch_window_ms: float = Field(
+        default=10.0, ge=0, le=50, description="Milliseconds updates are gathered before a send."
+    )
+    stall_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds a client may block a send before it is dropped."
+    )
+    sniffer_rate_limit: int = Field(
+        default=500, ge=1, description="Frames per second per sniffer client; beyond, a count."
+    )
+    heartbeat_interval: float = Field(
+        default=20.0, gt=0, description="Seconds of silence before a client gets a heartbeat."
+    )
+
+
 class LoggingSettings(_Section):
     """Logging, shared with uvicorn."""
 
@@ -349,6 +369,7 @@ class Settings(BaseSettings):
     dashboard: DashboardSettings = Field(default_factory=lambda: DashboardSettings())
     security: SecuritySettings = Field(default_factory=lambda: SecuritySettings())
     logging: LoggingSettings = Field(default_factory=lambda: LoggingSettings())
+    websocket: WebSocketSettings = Field(default_factory=lambda: WebSocketSettings())
 
 
 def _variable(loc: tuple[int | str, ...]) -> str:

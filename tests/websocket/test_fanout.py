@@ -1,0 +1,401 @@
+"""Fan-out, coalescing, stalls, sniffer filters and the rate cap, against a running server.
+
+The producers here are small fakes the test drives (the real entity manager and CAN service are
+exercised in test_live_app.py); the server, the sockets and the client library are real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from typing import Any
+
+import pytest
+import websockets
+from fastapi import FastAPI
+
+from backend.integrations.can.frame_event import FrameEvent
+from backend.integrations.rvc import load_config_data
+from backend.main import create_app
+from backend.services.feature_base import Feature
+from backend.services.feature_manager import FeatureDefinition
+from backend.websocket.manager import WebSocketFeature, WebSocketManager
+from tests.factories import make_settings
+from tests.websocket.harness import (
+    FakeCANService,
+    FakeEntityManager,
+    FakeEntityService,
+    check_server_message,
+    entity,
+    expect_type,
+    receive_until,
+    running_server,
+    stalled_client,
+)
+
+ENTITIES = [
+    entity("galley_light", "light", "galley", state="off", brightness=0),
+    entity("bedroom_light", "light", "bedroom", state="on", brightness=40),
+    entity("fresh_tank", "tank", "utility", level=50),
+]
+
+
+class Fakes:
+    """The fake producers of one app."""
+
+    def __init__(self, entities: list[dict]) -> None:
+        self.entities = FakeEntityManager([dict(e) for e in entities])
+        self.commands = FakeEntityService(self.entities)
+        self.can = FakeCANService()
+
+
+def fake_app(entities: list[dict] = ENTITIES, **websocket: Any) -> tuple[FastAPI, Fakes]:
+    fakes = Fakes(entities)
+
+    class CAN(Feature):
+        async def start(self) -> None:
+            self.service = fakes.can
+
+    class Entities(Feature):
+        async def start(self) -> None:
+            self.service = fakes.commands
+            self.entity_manager = fakes.entities
+
+    definitions = [
+        FeatureDefinition("can", factory=CAN),
+        FeatureDefinition("entities", depends_on=["can"], factory=Entities),
+        FeatureDefinition("websocket", depends_on=["entities", "can"], factory=WebSocketFeature),
+    ]
+    settings = make_settings(websocket=websocket)
+    return create_app(settings, definitions), fakes
+
+
+def manager_of(app: FastAPI) -> WebSocketManager:
+    service = app.state.feature_manager.get_feature("websocket").service
+    assert isinstance(service, WebSocketManager)
+    return service
+
+
+async def test_snapshot_then_coalesced_updates_to_every_client() -> None:
+    app, fakes = fake_app(batch_window_ms=20)
+    async with (
+        running_server(app) as base,
+        websockets.connect(f"{base}/ws/entities") as a,
+        websockets.connect(f"{base}/ws/entities") as b,
+    ):
+        for ws in (a, b):
+            snapshot = await expect_type(ws, "snapshot")
+            assert {e["entity_id"] for e in snapshot["entities"]} == {
+                "galley_light",
+                "bedroom_light",
+                "fresh_tank",
+            }
+        # Three changes of one entity inside one batch window: the newest state arrives,
+        # once (the queued update is replaced, not appended).
+        for level in (10, 20, 30):
+            fakes.entities.change("fresh_tank", level=level)
+        for ws in (a, b):
+            update = await expect_type(ws, "entity_update")
+            assert update["entity_id"] == "fresh_tank"
+            assert update["state"] == {"level": 30}
+            assert update["available"] is True
+        assert manager_of(app).stats()["entity_updates"] == 3
+        coalesced = [c["coalesced"] for c in manager_of(app).stats()["clients"]]
+        assert coalesced == [2, 2]
+
+
+async def test_subscriptions_narrow_the_stream() -> None:
+    app, fakes = fake_app(batch_window_ms=0)
+    async with running_server(app) as base, websockets.connect(f"{base}/ws/entities") as ws:
+        await expect_type(ws, "snapshot")
+        await ws.send(json.dumps({"type": "subscribe", "types": ["light"], "id": 7}))
+        ack = await expect_type(ws, "subscribed")
+        assert ack == {
+            "type": "subscribed",
+            "entity_ids": None,
+            "types": ["light"],
+            "areas": None,
+            "id": 7,
+        }
+        snapshot = await expect_type(ws, "snapshot")
+        assert sorted(e["entity_id"] for e in snapshot["entities"]) == [
+            "bedroom_light",
+            "galley_light",
+        ]
+        fakes.entities.change("fresh_tank", level=80)  # not a light: not sent
+        fakes.entities.change("galley_light", state="on", brightness=100)
+        update = await expect_type(ws, "entity_update")
+        assert update["entity_id"] == "galley_light"
+
+        await ws.send(
+            json.dumps({"type": "subscribe", "areas": ["bedroom"], "entity_ids": ["nope"]})
+        )
+        ack = await expect_type(ws, "subscribed")
+        assert ack["unknown_entity_ids"] == ["nope"]
+        assert (await expect_type(ws, "snapshot"))["entities"] == []
+        fakes.entities.change("bedroom_light", brightness=10)  # area matches, id does not
+        await ws.send(json.dumps({"type": "subscribe"}))  # everything again
+        await expect_type(ws, "subscribed")
+        assert len((await expect_type(ws, "snapshot"))["entities"]) == 3
+        fakes.entities.change("fresh_tank", level=81)
+        assert (await expect_type(ws, "entity_update"))["entity_id"] == "fresh_tank"
+
+
+@pytest.mark.parametrize(
+    ("sent", "code", "fragment"),
+    [
+        ("{not json", "invalid_json", "not valid JSON"),
+        ("[1, 2]", "invalid_message", "JSON object"),
+        ('{"no": "type"}', "invalid_message", "'type'"),
+        ('{"type": "shout", "text": "hi all"}', "unknown_type", "command, ping, subscribe"),
+        ('{"type": "subscribe", "types": "light"}', "invalid_message", "list"),
+        ('{"type": "subscribe", "colour": ["red"]}', "invalid_message", "colour"),
+        ('{"type": "command", "command": "set"}', "invalid_message", "entity_id"),
+        ("x" * 70000, "message_too_large", "65536"),
+    ],
+)
+async def test_malformed_messages_get_an_error_and_reach_nobody_else(
+    sent: str, code: str, fragment: str
+) -> None:
+    app, _ = fake_app(batch_window_ms=0)
+    async with (
+        running_server(app) as base,
+        websockets.connect(f"{base}/ws/entities") as sender,
+        websockets.connect(f"{base}/ws/entities") as other,
+    ):
+        await expect_type(sender, "snapshot")
+        await expect_type(other, "snapshot")
+        await sender.send(sent)
+        error = await expect_type(sender, "error")
+        assert error["code"] == code
+        assert fragment in error["message"]
+        # The connection stays usable, and the other client saw nothing but its own pong.
+        await sender.send('{"type": "ping", "id": "p1"}')
+        assert (await expect_type(sender, "pong"))["id"] == "p1"
+        await other.send('{"type": "ping"}')
+        pong = await expect_type(other, "pong")
+        assert "id" not in pong
+
+
+async def test_commands_are_answered_and_results_pushed() -> None:
+    app, fakes = fake_app(batch_window_ms=0)
+    async with (
+        running_server(app) as base,
+        websockets.connect(f"{base}/ws/entities") as ws,
+        websockets.connect(f"{base}/ws/entities") as watcher,
+    ):
+        await expect_type(ws, "snapshot")
+        await expect_type(watcher, "snapshot")
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "command",
+                    "id": "c1",
+                    "entity_id": "galley_light",
+                    "command": "set",
+                    "state": "on",
+                    "brightness": 60,
+                }
+            )
+        )
+        accepted = await expect_type(ws, "command_result")
+        assert accepted["status"] == "accepted"
+        assert accepted["command_id"] == "cmd-1"
+        assert accepted["id"] == "c1"
+        # The same body REST takes reaches the service, without the envelope.
+        assert fakes.commands.calls == [
+            ("galley_light", {"command": "set", "state": "on", "brightness": 60}, "websocket:1")
+        ]
+        fakes.commands.finish("cmd-1", "galley_light", "confirmed")
+        for client in (ws, watcher):
+            result = await expect_type(client, "command_result")
+            assert result["status"] == "confirmed"
+            assert result["command_id"] == "cmd-1"
+
+        await ws.send(json.dumps({"type": "command", "entity_id": "attic_light", "command": "set"}))
+        rejected = await expect_type(ws, "command_result")
+        assert rejected["status"] == "rejected"
+        assert rejected["error"]["code"] == "entity_not_found"
+        assert rejected["error"]["http_status"] == 404
+        await ws.send(
+            json.dumps({"type": "command", "entity_id": "galley_light", "command": "explode"})
+        )
+        rejected = await expect_type(ws, "command_result")
+        assert rejected["error"]["code"] == "invalid_command"
+        assert rejected["error"]["http_status"] == 422
+        assert "set" in rejected["error"]["message"]
+
+
+async def test_heartbeat_goes_to_idle_clients() -> None:
+    app, _ = fake_app(heartbeat_interval=0.3)
+    async with running_server(app) as base, websockets.connect(f"{base}/ws/entities") as ws:
+        await expect_type(ws, "snapshot")
+        started = time.monotonic()
+        beat = await expect_type(ws, "heartbeat", within=3)
+        assert 0.2 <= time.monotonic() - started <= 2.0
+        assert beat["timestamp"] == pytest.approx(time.time(), abs=2)
+
+
+def frame(arbitration_id: int, data: str, direction: str = "rx", interface: str = "can0"):
+    rvc = load_config_data()
+    return FrameEvent(
+        interface=interface,
+        direction=direction,  # type: ignore[arg-type]
+        timestamp=time.time(),
+        arbitration_id=arbitration_id,
+        data=bytes.fromhex(data),
+        decoded=rvc.decode(arbitration_id, data),
+    )
+
+
+DC_SOURCE_STATUS_1 = 0x19FFFD42  # DGN 1FFFD from source 0x42
+DC_DIMMER_STATUS_3 = 0x19FEDA44  # DGN 1FEDA from source 0x44
+
+
+async def test_sniffer_filters_frames() -> None:
+    app, fakes = fake_app(batch_window_ms=0)
+    async with running_server(app) as base, websockets.connect(f"{base}/ws/can-sniffer") as ws:
+        await ws.send(json.dumps({"type": "filter", "dgns": ["1FFFD"], "directions": ["rx"]}))
+        ack = await expect_type(ws, "filter_applied")
+        assert ack["dgns"] == ["1FFFD"] and ack["directions"] == ["rx"]
+        fakes.can.emit(frame(DC_DIMMER_STATUS_3, "0101C8FC00FFFFFF"))  # other DGN
+        fakes.can.emit(frame(DC_SOURCE_STATUS_1, "0164020100943577", direction="tx"))
+        fakes.can.emit(frame(DC_SOURCE_STATUS_1, "0164020100943577"))
+        record = await expect_type(ws, "frame")
+        assert record["dgn"] == "1FFFD"
+        assert record["name"] == "DC_SOURCE_STATUS_1"
+        assert record["direction"] == "rx"
+        assert record["source"] == 0x42
+        assert record["signals"]["dc_voltage"] == 12.9
+        await ws.send(json.dumps({"type": "filter", "sources": [0x44], "interfaces": ["can1"]}))
+        await expect_type(ws, "filter_applied")
+        fakes.can.emit(frame(DC_DIMMER_STATUS_3, "0101C8FC00FFFFFF", interface="can0"))
+        fakes.can.emit(frame(DC_DIMMER_STATUS_3, "0102C8FC00FFFFFF", interface="can1"))
+        record = await expect_type(ws, "frame")
+        assert (record["interface"], record["source"]) == ("can1", 0x44)
+        await ws.send(json.dumps({"type": "filter", "dgns": ["XYZ"]}))
+        assert (await expect_type(ws, "error"))["code"] == "invalid_message"
+    assert fakes.can.listeners == []  # the listener goes with the last sniffer client
+
+
+async def test_sniffer_rate_cap_reports_what_was_missed() -> None:
+    app, fakes = fake_app(batch_window_ms=0, sniffer_rate_limit=50)
+    async with running_server(app) as base, websockets.connect(f"{base}/ws/can-sniffer") as ws:
+        await ws.send('{"type": "ping"}')
+        await expect_type(ws, "pong")
+        for _ in range(200):
+            fakes.can.emit(frame(DC_SOURCE_STATUS_1, "0164020100943577"))
+        missed = None
+        kinds: list[str] = []
+        async with asyncio.timeout(4):
+            while True:
+                message = check_server_message(await ws.recv())
+                kinds.append(message["type"])
+                if message["type"] == "missed":
+                    missed = message
+                    break
+        frames = kinds.count("frame")
+        assert frames == 50
+        assert missed is not None
+        assert missed["count"] == 150 and missed["rate_limited"] == 150
+        assert missed["queue_full"] == 0
+
+
+async def test_stalled_client_is_bounded_and_dropped_while_20_readers_keep_up() -> None:
+    entities = [entity(f"light_{i}", "light", "galley", brightness=0) for i in range(50)]
+    app, fakes = fake_app(entities, batch_window_ms=10, stall_timeout=1.5, queue_size=200)
+    latencies: list[float] = []
+    async with running_server(app, sndbuf=8192) as base:
+        manager = manager_of(app)
+        async with stalled_client(f"{base}/ws/entities"):
+            readers = [
+                await websockets.connect(f"{base}/ws/entities", max_queue=None) for _ in range(20)
+            ]
+            for ws in readers:
+                await expect_type(ws, "snapshot")
+            stop = asyncio.Event()
+
+            async def read(ws: Any) -> None:
+                while not stop.is_set():
+                    try:
+                        async with asyncio.timeout(0.5):
+                            text = await ws.recv()
+                    except TimeoutError:
+                        continue
+                    message = json.loads(text)
+                    if message["type"] == "entity_update":
+                        latencies.append(time.time() - message["state"]["sent_at"])
+
+            tasks = [
+                asyncio.create_task(read(ws), name=f"reader-{i}") for i, ws in enumerate(readers)
+            ]
+            padding = "x" * 2000  # large updates fill the stalled socket's buffers quickly
+            peak_queue = 0
+            dropped_at = None
+            started = time.monotonic()
+            for n in range(300):  # about 3 s at 100 updates/s
+                fakes.entities.change(
+                    f"light_{n % 50}", brightness=n % 100, sent_at=time.time(), pad=padding
+                )
+                stalled = [c for c in manager.stats()["clients"] if c["client_id"] == 1]
+                if stalled:
+                    peak_queue = max(peak_queue, stalled[0]["queued"])
+                elif dropped_at is None:
+                    dropped_at = time.monotonic() - started
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.2)
+            stop.set()
+            await asyncio.gather(*tasks)
+            for ws in readers:
+                await ws.close()
+        assert manager.counters["dropped_stalled"] == 1
+        assert dropped_at is not None and dropped_at < 3.0
+        # Coalescing: never more queued for the stalled client than there are entities.
+        assert 0 < peak_queue <= 50
+    assert len(latencies) >= 20 * 250
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99)]
+    assert p99 < 0.05, f"p50 {statistics.median(latencies):.4f} s, p99 {p99:.4f} s"
+
+
+async def test_200_clients_connect_and_disconnect_without_leaks() -> None:
+    app, fakes = fake_app(batch_window_ms=5)
+    async with running_server(app) as base:
+        manager = manager_of(app)
+        baseline = {t.get_name() for t in asyncio.all_tasks()}
+        running = True
+
+        async def produce() -> None:
+            n = 0
+            while running:
+                fakes.entities.change("fresh_tank", level=n % 100)
+                n += 1
+                await asyncio.sleep(0.002)
+
+        producer = asyncio.create_task(produce(), name="producer")
+
+        async def visit(i: int) -> None:
+            path = "/ws/entities" if i % 4 else "/ws/can-sniffer"
+            async with websockets.connect(f"{base}{path}") as ws:
+                if path == "/ws/entities":
+                    await expect_type(ws, "snapshot")
+                    await receive_until(ws, lambda m: m["type"] == "entity_update")
+                else:
+                    await ws.send('{"type": "ping"}')
+                    await expect_type(ws, "pong")
+
+        for start in range(0, 200, 50):
+            await asyncio.gather(*(visit(i) for i in range(start, start + 50)))
+        running = False
+        await producer
+        for _ in range(250):  # the server notices the last closes within a few ticks
+            if not manager.client_count and len(manager.tasks) == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert manager.tasks and manager.tasks[0].get_name() == "ws-supervisor"
+        leaked = {t.get_name() for t in asyncio.all_tasks()} - baseline
+        assert not [name for name in leaked if name.startswith("ws-")], leaked
+        assert fakes.can.listeners == []
+    assert manager.tasks == []
