@@ -96,6 +96,8 @@ def load_feature_definitions(path: Path = FEATURE_FLAGS_PATH) -> list[FeatureDef
 
 
 def _default_enabled(name: str, value: bool | str, settings: Settings) -> bool:
+    if name == "persistence" and settings.persistence.enabled:
+        return True  # COACHIQ_PERSISTENCE__ENABLED=true turns the feature on
     if isinstance(value, bool):
         return value
     if value == "auto" and name == "simulator":

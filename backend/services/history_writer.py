@@ -1,0 +1,241 @@
+"""HistoryWriter: entity changes and command results to the database, off the receive path.
+
+``on_change`` and ``on_command`` are called from the receive loop and only append a tuple to a
+bounded deque; a named background task writes what is queued every ``flush_interval`` seconds in
+transactions of at most ``batch_size`` rows. When the database is slow or down the deque fills,
+the oldest rows are dropped and counted, and the bus keeps flowing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from backend.services.database_manager import DatabaseManager
+from backend.services.repositories import (
+    AuditEntry,
+    AuditRepository,
+    EntityStateRepository,
+    HistoryEntry,
+    HistoryRepository,
+    SavedState,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF = 10.0
+
+# (entity_id, ts, state, available, entity_type, area)
+_Row = tuple[str, float, dict[str, Any], bool, str | None, str | None]
+
+
+def to_epoch(value: Any) -> float:
+    """Seconds since the epoch from a float, a datetime or None (now)."""
+    if value is None:
+        return time.time()
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return float(value)
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return getattr(value, "value", value)
+
+
+def audit_entry(result: Any) -> AuditEntry:
+    """An AuditEntry from an EntityService CommandResult (attributes read by name)."""
+    command = _plain(getattr(result, "command", None))
+    if not isinstance(command, dict):
+        command = {"command": command}
+    detail = getattr(result, "detail", None)
+    completed = getattr(result, "completed_at", None)
+    return AuditEntry(
+        entity_id=str(result.entity_id),
+        command=command,
+        status=str(_plain(getattr(result, "status", "unknown"))),
+        requested_at=to_epoch(getattr(result, "requested_at", None)),
+        command_id=None if getattr(result, "command_id", None) is None else str(result.command_id),
+        detail=None if detail is None else str(detail),
+        client=getattr(result, "client", None),
+        user=getattr(result, "user", None),
+        completed_at=None if completed is None else to_epoch(completed),
+    )
+
+
+class HistoryWriter:
+    """Batches entity history, last known state and command audit into the database."""
+
+    def __init__(
+        self,
+        database: DatabaseManager,
+        *,
+        queue_size: int = 20000,
+        batch_size: int = 1000,
+        flush_interval: float = 0.5,
+        audit_queue_size: int = 1000,
+    ):
+        self._db = database
+        self._queue: deque[_Row] = deque(maxlen=queue_size)
+        self._audit: deque[AuditEntry] = deque(maxlen=audit_queue_size)
+        self._batch_size = batch_size
+        self._interval = flush_interval
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self.received = 0
+        self.written = 0
+        self.dropped = 0
+        self.audit_written = 0
+        self.audit_dropped = 0
+        self.failed_writes = 0
+        self.last_error = ""
+        self.last_write_at: float | None = None
+
+    # -- receive path: no awaits, no I/O -------------------------------------------------------
+
+    def on_change(self, change: Any) -> None:
+        """Queue an EntityChange (restored ones are skipped: they came from the database)."""
+        if getattr(change, "restored", False):
+            return
+        queue = self._queue
+        if len(queue) == queue.maxlen:
+            self.dropped += 1
+        queue.append(
+            (
+                change.entity_id,
+                to_epoch(change.last_updated),
+                change.state,  # a fresh dict per change (EntityManager._emit)
+                bool(change.available),
+                change.entity_type,
+                change.area,
+            )
+        )
+        self.received += 1
+
+    def on_command(self, result: Any) -> None:
+        """Queue a CommandResult for the audit trail."""
+        if len(self._audit) == self._audit.maxlen:
+            self.audit_dropped += 1
+        self._audit.append(audit_entry(result))
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @property
+    def queued(self) -> int:
+        """Rows waiting to be written."""
+        return len(self._queue)
+
+    @property
+    def running(self) -> bool:
+        """True while the background task runs."""
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        """Start the named background task."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="persistence-history-writer")
+
+    async def stop(self, final_flush_timeout: float = 5.0) -> None:
+        """Cancel and await the task, then write what is still queued. Safe to call twice."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+        if self._queue or self._audit:
+            try:
+                async with asyncio.timeout(final_flush_timeout):
+                    await self.flush()
+            except TimeoutError:
+                logger.warning("History writer: %d rows not written at stop", len(self._queue))
+            except Exception as exc:
+                logger.warning("History writer: final write failed: %s", exc)
+
+    async def _run(self) -> None:
+        delay = self._interval
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self.flush()
+                delay = self._interval
+            except Exception:
+                delay = min(max(delay * 2, self._interval), MAX_BACKOFF)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    async def flush(self) -> int:
+        """Write everything queued now; return the number of history rows written.
+
+        Raises:
+            Exception: the database error of a failed batch (its rows are queued again).
+        """
+        total = 0
+        async with self._lock:
+            while self._queue or self._audit:
+                count = min(self._batch_size, len(self._queue))
+                batch = [self._queue.popleft() for _ in range(count)]
+                audit = [self._audit.popleft() for _ in range(len(self._audit))]
+                try:
+                    await self._write(batch, audit)
+                except BaseException as exc:
+                    self._requeue(batch, audit)
+                    if not isinstance(exc, asyncio.CancelledError):
+                        self.failed_writes += 1
+                        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                        if message != self.last_error:
+                            logger.error("History writer: write failed, will retry: %s", message)
+                        self.last_error = message
+                    raise
+                self.written += count
+                self.audit_written += len(audit)
+                self.last_write_at = time.time()
+                self.last_error = ""
+                total += count
+        return total
+
+    async def _write(self, batch: Sequence[_Row], audit: Sequence[AuditEntry]) -> None:
+        history = [HistoryEntry(row[0], row[1], row[2], row[3]) for row in batch]
+        latest = {
+            row[0]: SavedState(row[0], row[2], row[1], row[3], row[4], row[5]) for row in batch
+        }
+        async with self._db.get_session() as session:
+            await HistoryRepository(session).add_many(history)
+            await EntityStateRepository(session).save_many(list(latest.values()))
+            await AuditRepository(session).add_many(audit)
+
+    def _requeue(self, batch: list[_Row], audit: list[AuditEntry]) -> None:
+        """Put a failed batch back in front; what no longer fits (the oldest) is dropped."""
+        room = (self._queue.maxlen or 0) - len(self._queue)
+        keep = batch[len(batch) - room :] if room < len(batch) else batch
+        self.dropped += len(batch) - len(keep)
+        self._queue.extendleft(reversed(keep))
+        audit_room = (self._audit.maxlen or 0) - len(self._audit)
+        keep_audit = audit[len(audit) - audit_room :] if audit_room < len(audit) else audit
+        self.audit_dropped += len(audit) - len(keep_audit)
+        self._audit.extendleft(reversed(keep_audit))
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for the status route."""
+        return {
+            "running": self.running,
+            "queued": len(self._queue),
+            "queue_size": self._queue.maxlen,
+            "received": self.received,
+            "written": self.written,
+            "dropped": self.dropped,
+            "audit_written": self.audit_written,
+            "audit_dropped": self.audit_dropped,
+            "failed_writes": self.failed_writes,
+            "last_error": self.last_error,
+            "last_write_at": self.last_write_at,
+        }

@@ -1,0 +1,305 @@
+"""Repositories: the queries of the persistence tables, each over a session from the manager.
+
+A repository never commits; ``DatabaseManager.get_session()`` commits the whole unit of work.
+Rows cross this boundary as slotted dataclasses, never as ORM objects.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.services.db_models import (
+    CommandAuditRow,
+    EntityHistoryRow,
+    EntityOverrideRow,
+    EntityStateRow,
+    UserSettingRow,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SavedState:
+    """An entity's last known state."""
+
+    entity_id: str
+    state: dict[str, Any]
+    last_updated: float
+    available: bool = False
+    entity_type: str | None = None
+    area: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One recorded state change."""
+
+    entity_id: str
+    ts: float
+    state: dict[str, Any]
+    available: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A person's changes to an entity; None leaves the mapping's value."""
+
+    entity_id: str
+    name: str | None = None
+    area: str | None = None
+    hidden: bool | None = None
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One command: who, what, when, result."""
+
+    entity_id: str
+    command: dict[str, Any]
+    status: str
+    requested_at: float
+    command_id: str | None = None
+    detail: str | None = None
+    client: str | None = None
+    user: str | None = None
+    completed_at: float | None = None
+
+
+def _upsert(session: AsyncSession, table: Any, key: str, columns: Sequence[str]) -> Any:
+    """An INSERT ... ON CONFLICT (key) DO UPDATE for the session's dialect."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table)
+    else:  # pragma: no cover - only the two databases above are supported
+        raise NotImplementedError(f"upsert is not implemented for {dialect}")
+    return stmt.on_conflict_do_update(
+        index_elements=[key], set_={name: stmt.excluded[name] for name in columns}
+    )
+
+
+class EntityStateRepository:
+    """Last known state per entity."""
+
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def save_many(self, states: Sequence[SavedState]) -> None:
+        """Insert or replace the given states."""
+        if not states:
+            return
+        columns = ("entity_type", "area", "state", "available", "last_updated")
+        stmt = _upsert(self.session, EntityStateRow.__table__, "entity_id", columns)
+        await self.session.execute(
+            stmt,
+            [
+                {
+                    "entity_id": s.entity_id,
+                    "entity_type": s.entity_type,
+                    "area": s.area,
+                    "state": s.state,
+                    "available": s.available,
+                    "last_updated": s.last_updated,
+                }
+                for s in states
+            ],
+        )
+
+    async def all(self) -> list[SavedState]:
+        """Every saved state, by entity id."""
+        result = await self.session.execute(
+            select(EntityStateRow).order_by(EntityStateRow.entity_id)
+        )
+        return [
+            SavedState(
+                entity_id=row.entity_id,
+                state=dict(row.state),
+                last_updated=row.last_updated,
+                available=row.available,
+                entity_type=row.entity_type,
+                area=row.area,
+            )
+            for row in result.scalars()
+        ]
+
+
+class HistoryRepository:
+    """Entity history: appended in batches, read per entity, pruned by age."""
+
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def add_many(self, entries: Sequence[HistoryEntry]) -> None:
+        """Append entries (one executemany)."""
+        if not entries:
+            return
+        await self.session.execute(
+            insert(EntityHistoryRow),
+            [
+                {"entity_id": e.entity_id, "ts": e.ts, "state": e.state, "available": e.available}
+                for e in entries
+            ],
+        )
+
+    async def for_entity(
+        self,
+        entity_id: str,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 100,
+    ) -> list[HistoryEntry]:
+        """The newest ``limit`` entries of an entity in the time window, oldest first."""
+        query = select(EntityHistoryRow).where(EntityHistoryRow.entity_id == entity_id)
+        if since is not None:
+            query = query.where(EntityHistoryRow.ts >= since)
+        if until is not None:
+            query = query.where(EntityHistoryRow.ts <= until)
+        query = query.order_by(EntityHistoryRow.ts.desc(), EntityHistoryRow.id.desc()).limit(limit)
+        rows = list((await self.session.execute(query)).scalars())
+        rows.reverse()
+        return [HistoryEntry(r.entity_id, r.ts, dict(r.state), r.available) for r in rows]
+
+    async def count(self, entity_id: str | None = None) -> int:
+        """Number of entries (of one entity, or all)."""
+        query = select(func.count()).select_from(EntityHistoryRow)
+        if entity_id is not None:
+            query = query.where(EntityHistoryRow.entity_id == entity_id)
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def prune(self, before: float) -> int:
+        """Delete entries older than ``before``; return how many went."""
+        result: Any = await self.session.execute(
+            delete(EntityHistoryRow).where(EntityHistoryRow.ts < before)
+        )
+        return int(result.rowcount or 0)
+
+
+class OverrideRepository:
+    """User overrides of entity name, area and visibility."""
+
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def get(self, entity_id: str) -> Override | None:
+        """The override of one entity, if any."""
+        row = await self.session.get(EntityOverrideRow, entity_id)
+        return None if row is None else _override(row)
+
+    async def all(self) -> list[Override]:
+        """Every override, by entity id."""
+        result = await self.session.execute(
+            select(EntityOverrideRow).order_by(EntityOverrideRow.entity_id)
+        )
+        return [_override(row) for row in result.scalars()]
+
+    async def save(self, override: Override) -> None:
+        """Insert or replace an override (all three fields as given)."""
+        stmt = _upsert(
+            self.session,
+            EntityOverrideRow.__table__,
+            "entity_id",
+            ("name", "area", "hidden", "updated_at"),
+        )
+        await self.session.execute(
+            stmt,
+            {
+                "entity_id": override.entity_id,
+                "name": override.name,
+                "area": override.area,
+                "hidden": override.hidden,
+                "updated_at": override.updated_at or time.time(),
+            },
+        )
+
+    async def delete(self, entity_id: str) -> bool:
+        """Remove an override; True when one existed."""
+        result: Any = await self.session.execute(
+            delete(EntityOverrideRow).where(EntityOverrideRow.entity_id == entity_id)
+        )
+        return bool(result.rowcount)
+
+
+def _override(row: EntityOverrideRow) -> Override:
+    return Override(row.entity_id, row.name, row.area, row.hidden, row.updated_at)
+
+
+class AuditRepository:
+    """Command audit trail."""
+
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def add_many(self, entries: Sequence[AuditEntry]) -> None:
+        """Append audit entries."""
+        if not entries:
+            return
+        await self.session.execute(
+            insert(CommandAuditRow),
+            [
+                {
+                    "command_id": e.command_id,
+                    "entity_id": e.entity_id,
+                    "command": e.command,
+                    "status": e.status,
+                    "detail": e.detail,
+                    "client": e.client,
+                    "user": e.user,
+                    "requested_at": e.requested_at,
+                    "completed_at": e.completed_at,
+                }
+                for e in entries
+            ],
+        )
+
+    async def recent(self, *, entity_id: str | None = None, limit: int = 100) -> list[AuditEntry]:
+        """The newest ``limit`` entries (of one entity, or all), newest first."""
+        query = select(CommandAuditRow)
+        if entity_id is not None:
+            query = query.where(CommandAuditRow.entity_id == entity_id)
+        query = query.order_by(CommandAuditRow.requested_at.desc(), CommandAuditRow.id.desc())
+        rows = (await self.session.execute(query.limit(limit))).scalars()
+        return [
+            AuditEntry(
+                entity_id=r.entity_id,
+                command=dict(r.command),
+                status=r.status,
+                requested_at=r.requested_at,
+                command_id=r.command_id,
+                detail=r.detail,
+                client=r.client,
+                user=r.user,
+                completed_at=r.completed_at,
+            )
+            for r in rows
+        ]
+
+
+class SettingsRepository:
+    """Settings a person stored (JSON values by key)."""
+
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def get(self, key: str, default: Any = None) -> Any:
+        """The stored value, or ``default``."""
+        row = await self.session.get(UserSettingRow, key)
+        return default if row is None else row.value
+
+    async def set(self, key: str, value: Any) -> None:
+        """Store a value."""
+        stmt = _upsert(self.session, UserSettingRow.__table__, "key", ("value", "updated_at"))
+        await self.session.execute(stmt, {"key": key, "value": value, "updated_at": time.time()})
+
+    async def all(self) -> dict[str, Any]:
+        """Every stored setting."""
+        result = await self.session.execute(select(UserSettingRow).order_by(UserSettingRow.key))
+        return {row.key: row.value for row in result.scalars()}
