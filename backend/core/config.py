@@ -252,6 +252,15 @@ class PersistenceSettings(_Section):
     history_retention_days: int = Field(
         default=30, ge=1, description="Days of entity history kept."
     )
+    history_queue_size: int = Field(
+        default=20000, ge=10, description="History rows queued for writing (oldest dropped)."
+    )
+    history_batch_size: int = Field(
+        default=1000, ge=1, description="History rows written per transaction."
+    )
+    history_flush_interval: float = Field(
+        default=0.5, gt=0, le=60, description="Seconds between history writes."
+    )
 
 
 class DatabaseSettings(_Section):
@@ -299,15 +308,6 @@ class DashboardSettings(_Section):
 
 
 class SecuritySettings(_Section):
-    history_queue_size: int = Field(
-        default=20000, ge=10, description="History rows queued for writing (oldest dropped)."
-    )
-    history_batch_size: int = Field(
-        default=1000, ge=1, description="History rows written per transaction."
-    )
-    history_flush_interval: float = Field(
-        default=0.5, gt=0, le=60, description="Seconds between history writes."
-    )
     """Security."""
 
     api_key: SecretStr | None = Field(
