@@ -202,6 +202,24 @@ class RVCSettings(_Section):
     )
 
 
+class SimulatorSettings(_Section):
+    """The simulated coach (on by default with the virtual bus type)."""
+
+    faults: bool = Field(default=False, description="Raise and clear DM_RV faults now and then.")
+    fault_interval: float = Field(
+        default=120.0, gt=0, description="Mean seconds between simulated faults per node."
+    )
+    jitter: float = Field(
+        default=0.05, ge=0, lt=0.5, description="Broadcasts come up to this fraction early."
+    )
+    source_address_base: int = Field(
+        default=0x80, ge=0, le=0xE0, description="First source address of the simulated nodes."
+    )
+    default_gap: float = Field(
+        default=2.5, gt=0, description="Seconds between broadcasts of DGNs the spec gives no gap."
+    )
+
+
 class FeaturesSettings(_Section):
     """Feature switches; unset means the default from feature_flags.yaml."""
 
@@ -373,6 +391,7 @@ class Settings(BaseSettings):
     can: CANSettings = Field(default_factory=lambda: CANSettings())
     rvc: RVCSettings = Field(default_factory=lambda: RVCSettings())
     features: FeaturesSettings = Field(default_factory=lambda: FeaturesSettings())
+    simulator: SimulatorSettings = Field(default_factory=lambda: SimulatorSettings())
     persistence: PersistenceSettings = Field(default_factory=lambda: PersistenceSettings())
     database: DatabaseSettings = Field(default_factory=lambda: DatabaseSettings())
     dashboard: DashboardSettings = Field(default_factory=lambda: DashboardSettings())
