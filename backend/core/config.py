@@ -220,6 +220,36 @@ class SimulatorSettings(_Section):
     )
 
 
+class EntitiesSettings(_Section):
+    """The coach model: availability, history, tracking bounds and command handling."""
+
+    command_timeout: float = Field(
+        default=2.0, gt=0, description="Seconds a command waits for the device's status."
+    )
+    motor_run_seconds: int = Field(
+        default=20, ge=1, le=240, description="Longest run of a motor (awning, slide, shade)."
+    )
+    availability_floor: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds without status before unavailable, for DGNs with no spec gap.",
+    )
+    availability_grace: float = Field(
+        default=0.5, ge=0, description="Seconds added to the spec's maximum broadcast gap."
+    )
+    availability_check_interval: float = Field(
+        default=0.5, gt=0, description="Seconds between availability checks."
+    )
+    history_count: int = Field(default=200, ge=1, description="State changes kept per entity.")
+    history_max_age: float = Field(
+        default=86400.0, gt=0, description="Seconds a state change is kept in memory history."
+    )
+    unmapped_limit: int = Field(
+        default=500, ge=1, description="Unmapped (DGN, instance) pairs tracked."
+    )
+    unknown_dgn_limit: int = Field(default=200, ge=1, description="Unknown DGNs tracked.")
+
+
 class FeaturesSettings(_Section):
     """Feature switches; unset means the default from feature_flags.yaml."""
 
@@ -390,6 +420,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=lambda: ServerSettings())
     can: CANSettings = Field(default_factory=lambda: CANSettings())
     rvc: RVCSettings = Field(default_factory=lambda: RVCSettings())
+    entities: EntitiesSettings = Field(default_factory=lambda: EntitiesSettings())
     features: FeaturesSettings = Field(default_factory=lambda: FeaturesSettings())
     simulator: SimulatorSettings = Field(default_factory=lambda: SimulatorSettings())
     persistence: PersistenceSettings = Field(default_factory=lambda: PersistenceSettings())

@@ -1,0 +1,158 @@
+"""Entity routes under ``/api/entities``: list, view, command, history, unmapped, metadata."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from backend.core.dependencies import get_entity_manager, get_entity_service
+from backend.core.entity_errors import EntityError, EntityNotFoundError
+from backend.core.entity_manager import EntityManager
+from backend.models.entities import (
+    CommandAcceptedResponse,
+    EntityCommand,
+    EntityMetadataResponse,
+    EntityOverride,
+    EntityResponse,
+    HistoryResponse,
+    UnknownDGNEntry,
+    UnmappedEntry,
+)
+from backend.services.entity_service import EntityService
+
+router = APIRouter(prefix="/api/entities", tags=["entities"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such entity."},
+    409: {"description": "The entity is unavailable (has not reported within its gap)."},
+    422: {"description": "Unsupported command or value out of range; lists what is allowed."},
+    503: {"description": "The command could not be queued on the CAN interface."},
+}
+
+
+def _problem(exc: EntityError) -> JSONResponse:
+    body: dict[str, Any] = {"detail": exc.message}
+    if "allowed" in exc.details:
+        body["allowed"] = exc.details["allowed"]
+    return JSONResponse(body, status_code=exc.status_code)
+
+
+@router.get("", response_model=list[EntityResponse], summary="List entities")
+async def list_entities(
+    type: str | None = Query(None, description="Only this entity type (light, tank, ...)."),
+    area: str | None = Query(None, description="Only this area id."),
+    q: str | None = Query(None, description="Text in the entity id or name."),
+    changed_since: float | None = Query(
+        None, description="Only entities changed after this time (seconds since the epoch)."
+    ),
+    include_hidden: bool = Query(False, description="Include hidden entities."),
+    manager: EntityManager = Depends(get_entity_manager),
+    service: EntityService = Depends(get_entity_service),
+) -> list[dict[str, Any]]:
+    """Every entity with its state, availability and capabilities."""
+    return [
+        service.entity_view(e) for e in manager.filter(type, area, q, changed_since, include_hidden)
+    ]
+
+
+@router.get("/metadata", response_model=EntityMetadataResponse, summary="Types and commands")
+async def metadata(service: EntityService = Depends(get_entity_service)) -> dict[str, Any]:
+    """Entity types, their commands with arguments and ranges, units, areas."""
+    return service.metadata()
+
+
+@router.get("/unmapped", response_model=list[UnmappedEntry], summary="Unclaimed instances")
+async def unmapped(manager: EntityManager = Depends(get_entity_manager)) -> list[dict[str, Any]]:
+    """Known DGN instances seen on the bus that no entity claims, with their last values."""
+    return manager.unmapped()
+
+
+@router.get("/unknown-dgns", response_model=list[UnknownDGNEntry], summary="Unknown DGNs")
+async def unknown_dgns(
+    manager: EntityManager = Depends(get_entity_manager),
+) -> list[dict[str, Any]]:
+    """DGNs seen on the bus that the RV-C specification does not define."""
+    return manager.unknown_dgns()
+
+
+@router.get("/{entity_id}", response_model=EntityResponse, responses=_ERRORS, summary="One entity")
+async def get_entity(
+    entity_id: str,
+    manager: EntityManager = Depends(get_entity_manager),
+    service: EntityService = Depends(get_entity_service),
+) -> Any:
+    """The entity with ``pending_command`` and ``last_command_result``."""
+    entity = manager.get_entity(entity_id)
+    if entity is None:
+        return _problem(EntityNotFoundError(entity_id))
+    return service.entity_view(entity)
+
+
+@router.patch(
+    "/{entity_id}", response_model=EntityResponse, responses=_ERRORS, summary="Rename, move, hide"
+)
+async def patch_entity(
+    entity_id: str,
+    override: EntityOverride,
+    manager: EntityManager = Depends(get_entity_manager),
+    service: EntityService = Depends(get_entity_service),
+) -> Any:
+    """Apply a name, area or hidden flag over the mapping (kept when persistence is on)."""
+    if manager.get_entity(entity_id) is None:
+        return _problem(EntityNotFoundError(entity_id))
+    entity = manager.apply_override(entity_id, override.name, override.area, override.hidden)
+    if manager.override_store is not None:
+        await manager.override_store(entity_id, override.name, override.area, override.hidden)
+    return service.entity_view(entity)
+
+
+@router.post(
+    "/{entity_id}/command",
+    status_code=202,
+    response_model=CommandAcceptedResponse,
+    responses=_ERRORS,
+    summary="Send a command",
+)
+async def command(
+    entity_id: str,
+    request: Request,
+    body: EntityCommand = Body(...),
+    service: EntityService = Depends(get_entity_service),
+) -> Any:
+    """Send a command; 202 with a ``command_id``. The result (confirmed when the device's
+    status shows it, or timed out after 2 s) appears in the entity and on the WebSocket."""
+    client = request.client.host if request.client else None
+    try:
+        accepted = await service.execute_command(
+            entity_id, body.model_dump(exclude_none=True), client=client
+        )
+    except EntityError as exc:
+        return _problem(exc)
+    return {
+        "command_id": accepted.command_id,
+        "entity_id": accepted.entity_id,
+        "status": accepted.status,
+        "optimistic": accepted.optimistic,
+    }
+
+
+@router.get(
+    "/{entity_id}/history", response_model=HistoryResponse, responses=_ERRORS, summary="History"
+)
+async def history(
+    entity_id: str,
+    since: float | None = Query(None, description="Seconds since the epoch."),
+    limit: int | None = Query(None, ge=1, le=10000, description="Newest N changes."),
+    manager: EntityManager = Depends(get_entity_manager),
+) -> Any:
+    """The entity's state changes, oldest first (from the database when persistence is on)."""
+    if manager.get_entity(entity_id) is None:
+        return _problem(EntityNotFoundError(entity_id))
+    if manager.history_provider is not None:
+        rows = await manager.history_provider(entity_id, since, None, limit or 100)
+        entries = [{"timestamp": t, "state": s, "available": a} for t, s, a in rows]
+        return {"entity_id": entity_id, "source": "database", "entries": entries}
+    entries = manager.history(entity_id, since=since, limit=limit)
+    return {"entity_id": entity_id, "source": "memory", "entries": entries}

@@ -1,0 +1,371 @@
+"""Command encoders: a validated command -> the RV-C frames the specification prescribes.
+
+An encoder returns a :class:`CommandPlan`: the frames (DGN name, signal values in the spec's
+units or its labels, instance), a predicate over the entity's state that confirms the command
+when the device reports it, and the state expected (the optional "optimistic" answer). Signals
+not given are sent as all ones ("no change" / not available), as the specification prescribes.
+Command codes are the specification's (hex in its tables): DC_DIMMER_COMMAND_2 0x00 Set Level,
+0x01 ON (duration), 0x03 OFF, 0x04 Stop, 0x05 Toggle (table 6.24.6c).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from backend.core.entity_errors import CommandValidationError
+from backend.core.entity_model import CommandContext, CommandPlan, FrameSpec, Repeat, State
+from backend.core.entity_readers import MONTHS
+
+# DC_DIMMER_COMMAND_2 / DC_LOAD_COMMAND / AC_LOAD_COMMAND command codes (spec tables 6.24.6c, 6.23)
+SET_LEVEL = 0x00
+ON_DURATION = 0x01
+OFF = 0x03
+STOP = 0x04
+TOGGLE = 0x05
+# WINDOW_SHADE_CONTROL_COMMAND command codes (spec 6.39)
+SHADE_FORWARD = 0x81
+SHADE_REVERSE = 0x41
+SHADE_STOP = 0x04
+# A repeated motor command is sent at the spec's gap "100 ms when in motion" (6.14.2, 6.38.3)
+MOTOR_REPEAT_INTERVAL = 0.1
+BRIGHTNESS_STEP = 10.0
+LEVEL_TOLERANCE = 0.5  # one raw step of a 0.5 % field
+TEMPERATURE_TOLERANCE = 0.05  # above the 1/32 °C step of the temperature fields
+
+
+def _frame(
+    ctx: CommandContext, signals: Mapping[str, Any], instance: int | None = None
+) -> FrameSpec:
+    return FrameSpec(ctx.command_dgn, dict(signals), ctx.instance if instance is None else instance)
+
+
+def _close(a: Any, b: float, tolerance: float) -> bool:
+    return isinstance(a, int | float) and abs(a - b) <= tolerance
+
+
+def _expect_equal(expected: State, tolerance: float = LEVEL_TOLERANCE):
+    """A predicate: every expected key has the value (numbers within ``tolerance``)."""
+
+    def check(state: State) -> bool:
+        for key, value in expected.items():
+            got = state.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                if not _close(got, value, tolerance):
+                    return False
+            elif got != value:
+                return False
+        return True
+
+    return check
+
+
+# --- lights and switched loads ------------------------------------------------------------------
+
+
+def _target_level(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> float:
+    """The level (0-100 %) a light or load command asks for."""
+    current = ctx.state.get("brightness", ctx.state.get("level"))
+    current = current if isinstance(current, int | float) else 0.0
+    if name == "brightness_up":
+        return min(100.0, current + BRIGHTNESS_STEP)
+    if name == "brightness_down":
+        return max(0.0, current - BRIGHTNESS_STEP)
+    if "brightness" in args and "dimmable" not in ctx.capabilities:
+        raise CommandValidationError(
+            "brightness needs a dimmable light; this one accepts state on/off",
+            allowed=["state"],
+        )
+    if args.get("state") == "off":
+        return 0.0
+    level = args.get("brightness", args.get("level"))
+    if level is not None:
+        return float(level)
+    return 100.0
+
+
+def _level_plan(ctx: CommandContext, name: str, args: Mapping[str, Any], key: str) -> CommandPlan:
+    """Set level / OFF / Toggle on DC_DIMMER_COMMAND_2, DC_LOAD_COMMAND or AC_LOAD_COMMAND."""
+    dimmer = ctx.command_dgn == "DC_DIMMER_COMMAND_2"
+    level_signal = "desired_level_brightness" if dimmer else "desired_level"
+    is_on = ctx.state.get("state") == "on"
+    if name == "toggle":
+        current = ctx.state.get(key)
+        level = current if is_on and isinstance(current, int | float) and current > 0 else 100.0
+        signals = {level_signal: level, "command": TOGGLE, "delay_duration": 0}
+        expected: State = {"state": "off" if is_on else "on"}
+        optimistic = dict(expected, **{key: 0.0 if is_on else level})
+    else:
+        level = _target_level(ctx, name, args)
+        code = OFF if level == 0 else SET_LEVEL
+        signals = {level_signal: level, "command": code, "delay_duration": 0}
+        expected = {key: level}
+        optimistic = {"state": "on" if level > 0 else "off", key: level}
+    if dimmer:
+        signals["group"] = None
+        signals["interlock"] = 0
+    return CommandPlan((_frame(ctx, signals),), _expect_equal(expected), optimistic)
+
+
+def light(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
+    """A light on a dimmer (DC_DIMMER_COMMAND_2) or a DC load (DC_LOAD_COMMAND)."""
+    return _level_plan(ctx, name, args, "brightness")
+
+
+def switched_load(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
+    """A DC or AC load: on (level 100 %), off, toggle."""
+    return _level_plan(ctx, name, args, "level")
+
+
+def door_lock(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
+    """DOOR_COMMAND lock command 1 (locked) / 0 (unlocked), no additional action."""
+    target = "locked" if name == "lock" else "unlocked"
+    signals = {"lock_command": target, "command": "no_additional_action"}
+    return CommandPlan((_frame(ctx, signals),), _expect_equal({"state": target}), {"state": target})
+
+
+# --- climate ------------------------------------------------------------------------------------
+
+
+def _set_plan(
+    ctx: CommandContext,
+    args: Mapping[str, Any],
+    signal_of: Mapping[str, str],
+    state_of: Mapping[str, str],
+    tolerance: float = LEVEL_TOLERANCE,
+) -> CommandPlan:
+    """Send the given arguments on their signals; confirmed when the state shows them."""
+    signals = {signal_of[k]: v for k, v in args.items()}
+    expected = {state_of.get(k, k): v for k, v in args.items()}
+    return CommandPlan((_frame(ctx, signals),), _expect_equal(expected, tolerance), expected)
+
+
+def thermostat(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
+    """THERMOSTAT_COMMAND_1: operating mode, fan mode and speed, heat and cool setpoints."""
+    if name == "set_mode":
+        return _set_plan(ctx, args, {"mode": "operating_mode"}, {})
+    if name == "set_fan":
+        return _set_plan(ctx, args, {"fan_mode": "fan_mode", "fan_speed": "fan_speed"}, {})
+    return _set_plan(
+        ctx,
+        args,
+        {"heat": "setpoint_temp_heat", "cool": "setpoint_temp_cool"},
+        {"heat": "setpoint_heat", "cool": "setpoint_cool"},
+        TEMPERATURE_TOLERANCE,
+    )
+
+
+def air_conditioner(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
+    """AIR_CONDITIONER_COMMAND: mode, fan speed, output level and their maxima."""
+    return _set_plan(
+        ctx,
+        args,
+        {
+            "mode": "operating_mode",
+            "fan_speed": "fan_speed",
+            "output_level": "air_conditioning_output_level",
+            "max_fan_speed": "max_fan_speed",
+            "max_output_level": "max_air_conditioning_output_level",
+        },
+        {},
+    )
+
+
+def furnace(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
+    """FURNACE_COMMAND: mode, circulation fan speed, heat output level."""
+    return _set_plan(
+        ctx,
+        args,
+        {
+            "mode": "operating_mode",
+            "fan_speed": "circulation_fan_speed",
+            "output_level": "heat_output_level",
+        },
+        {},
+    )
+
+
+def heat_pump(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
+    """HEAT_PUMP_COMMAND: mode, fan speed, heat output level."""
+    return _set_plan(
+        ctx,
+        args,
+        {"mode": "operating_mode", "fan_speed": "fan_speed", "output_level": "heat_output_level"},
+        {},
+    )
+
+
+# --- power and water ----------------------------------------------------------------------------
+
+_GENERATOR_STARTING = ("preheat", "cranking", "running", "priming")
+
+
+def generator(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
+    """GENERATOR_COMMAND 1 start / 0 stop; start is confirmed by preheat, cranking or running."""
+    frame = _frame(ctx, {"command": name})
+    if name == "start":
+        return CommandPlan(
+            (frame,), lambda s: s.get("status") in _GENERATOR_STARTING, {"status": "starting"}
+        )
+    return CommandPlan((frame,), _expect_equal({"status": "stopped"}), {"status": "stopped"})
+
+
+def inverter(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
+    """INVERTER_COMMAND inverter enable 1 / disable 0."""
+    on = name == "enable"
+    frame = _frame(ctx, {"inverter_enable": "enable" if on else "disable"})
+    return CommandPlan((frame,), _expect_equal({"enabled": on}), {"enabled": on})
+
+
+def charger(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
+    """CHARGER_COMMAND status 1 enable charger / 0 disable."""
+    on = name == "enable"
+    frame = _frame(ctx, {"status": "enable_charger" if on else "disable"})
+    return CommandPlan((frame,), _expect_equal({"enabled": on}), {"enabled": on})
+
+
+def water_heater(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
+    """WATERHEATER_COMMAND: operating mode or setpoint temperature."""
+    if name == "set_mode":
+        return _set_plan(ctx, args, {"mode": "operating_modes"}, {})
+    return _set_plan(
+        ctx,
+        args,
+        {"temperature": "set_point_temperature"},
+        {"temperature": "setpoint"},
+        TEMPERATURE_TOLERANCE,
+    )
+
+
+def water_pump(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
+    """WATER_PUMP_COMMAND command 1 enable (standby) / 0 disable."""
+    on = ctx.state.get("state") != "on" if name == "toggle" else args.get("state") == "on"
+    frame = _frame(ctx, {"command": "enable_pump_standby" if on else "disable_pump"})
+    target = "on" if on else "off"
+    return CommandPlan((frame,), _expect_equal({"state": target}), {"state": target})
+
+
+# --- motors -------------------------------------------------------------------------------------
+
+_DIRECTION = {"extend": "extending", "retract": "retracting", "open": "opening", "close": "closing"}
+
+
+def native_motor(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
+    """AWNING_COMMAND / SLIDE_COMMAND direction 1 extend, 2 retract, 0 stop.
+
+    Movement is repeated every 100 ms ("100 ms when in motion") for at most the motor run
+    duration and then ended with a stop, so a lost connection never leaves a motor running.
+    """
+    stop = _frame(ctx, {"direction_of_movement": "stop"})
+    if name == "stop":
+        return CommandPlan((stop,), _expect_equal({"motion": "stopped"}), {"motion": "stopped"})
+    frame = _frame(ctx, {"direction_of_movement": name})
+    motion = _DIRECTION[name]
+    repeat = Repeat(MOTOR_REPEAT_INTERVAL, float(ctx.motor_run_seconds), (stop,))
+    return CommandPlan((frame,), _expect_equal({"motion": motion}), {"motion": motion}, repeat)
+
+
+def dimmer_pair(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
+    """A motor on two DC_DIMMER_COMMAND_2 outputs: Stop (0x04) the other, ON (duration) this one.
+
+    The dimmer turns its output off after the duration itself (max 240 s, spec 6.24.6).
+    """
+
+    def dimmer(instance: int, code: int, level: float | None, duration: int | None) -> FrameSpec:
+        signals = {
+            "group": None,
+            "desired_level_brightness": level,
+            "command": code,
+            "delay_duration": duration,
+            "interlock": 0,
+        }
+        return FrameSpec(ctx.command_dgn, signals, instance)
+
+    roles = list(ctx.instances)
+    if name == "stop":
+        frames = tuple(dimmer(ctx.instances[r], STOP, None, 0) for r in roles)
+        expected = {f"{r}_output": False for r in roles}
+        return CommandPlan(frames, _expect_equal(expected), {"motion": "stopped"})
+    other = [r for r in roles if r != name]
+    frames = (
+        *(dimmer(ctx.instances[r], STOP, None, 0) for r in other),
+        dimmer(ctx.instances[name], ON_DURATION, 100, ctx.motor_run_seconds),
+    )
+    motion = _DIRECTION[name]
+    return CommandPlan(frames, _expect_equal({f"{name}_output": True}), {"motion": motion})
+
+
+def shade(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
+    """WINDOW_SHADE_CONTROL_COMMAND: 0x81 forward (open), 0x41 reverse (close), 0x04 stop.
+
+    Forward and reverse carry the motor run duration in seconds, so the controller stops itself.
+    """
+    if name == "stop":
+        frame = _frame(ctx, {"command": SHADE_STOP, "duration": 0})
+        return CommandPlan((frame,), _expect_equal({"motion": "stopped"}), {"motion": "stopped"})
+    code = SHADE_FORWARD if name == "open" else SHADE_REVERSE
+    signals = {"motor_duty": 100, "command": code, "duration": ctx.motor_run_seconds}
+    motion = _DIRECTION[name]
+    return CommandPlan(
+        (_frame(ctx, signals),), _expect_equal({"motion": motion}), {"motion": motion}
+    )
+
+
+def roof_fan(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
+    """ROOF_FAN_COMMAND_1: system on/off, speed, direction (air in/out), lid (dome) open/closed."""
+    signals: dict[str, Any] = {}
+    expected: State = {}
+    if "state" in args:
+        signals["system_status"] = args["state"]
+        expected["state"] = args["state"]
+    if "speed" in args:
+        signals["fan_speed_setting"] = args["speed"]
+        expected["speed"] = args["speed"]
+    if "direction" in args:
+        signals["wind_direction_switch"] = args["direction"]
+        expected["direction"] = args["direction"]
+    if "lid" in args:
+        signals["dome_position_deprecated"] = "open" if args["lid"] == "open" else "close"
+        expected["lid"] = args["lid"]
+    return CommandPlan((_frame(ctx, signals),), _expect_equal(expected), expected)
+
+
+def date_time(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
+    """SET_DATE_TIME_COMMAND from an ISO 8601 local date and time; the time zone is not changed.
+
+    Confirmed when DATE_TIME_STATUS reports a time within two minutes of the one set.
+    """
+    text = args["datetime"]
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise CommandValidationError(
+            f"set: datetime={text!r} is not ISO 8601 (e.g. 2024-06-03T14:32:56)",
+            allowed=["datetime"],
+        ) from None
+    if not 2000 <= when.year <= 2250:
+        raise CommandValidationError(
+            f"set: year {when.year} is not allowed; RV-C carries 2000 to 2250", allowed=["datetime"]
+        )
+    signals = {
+        "year": when.year,
+        "month": MONTHS[when.month - 1],
+        "day_of_month": when.day,
+        "day_of_week": (when.isoweekday() % 7) + 1,  # spec: 1 = Sunday
+        "hour": when.hour,
+        "minute": when.minute,
+        "second": when.second,
+    }
+    target = when.replace(tzinfo=None, microsecond=0)
+
+    def check(state: State) -> bool:
+        value = state.get("datetime")
+        if not isinstance(value, str):
+            return False
+        try:
+            return abs((datetime.fromisoformat(value) - target).total_seconds()) <= 120
+        except ValueError:
+            return False
+
+    return CommandPlan((_frame(ctx, signals),), check, {"datetime": target.isoformat()})

@@ -1,0 +1,364 @@
+"""EntityManager: the live coach model. Decoded messages in, entity state changes out.
+
+One dict lookup on (DGN, instance) finds the entities a message reports; a reader turns its
+signals into state keys; only a real change is stored, kept in the entity's bounded history and
+handed to the change listeners (synchronously, on the event loop: they must not block). Entities
+become unavailable when no status has arrived within the spec's maximum broadcast gap.
+Known DGNs no entity claims ("unmapped") and DGNs not in the specification ("unknown") are
+tracked in bounded tables so users can write their mapping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from backend.core.coach_mapping import CoachMapping
+from backend.core.entity_model import Binding, Entity, State
+from backend.integrations.rvc.decoder import DecodedMessage
+
+logger = logging.getLogger(__name__)
+
+MAX_SOURCES = 16  # sources remembered per unmapped instance / unknown DGN
+
+
+@dataclass(frozen=True, slots=True)
+class EntityChange:
+    """A change of an entity's state or availability, as listeners receive it."""
+
+    entity_id: str
+    entity_type: str
+    area: str | None
+    state: dict[str, Any]
+    available: bool
+    last_updated: float
+    restored: bool = False
+
+
+ChangeListener = Callable[[EntityChange], None]
+StatusListener = Callable[[Entity, Binding, DecodedMessage], None]
+
+
+class EntityManager:
+    """Registers the mapping's entities and keeps their state from decoded messages."""
+
+    def __init__(
+        self,
+        mapping: CoachMapping | None = None,
+        *,
+        history_count: int = 200,
+        history_max_age: float = 86400.0,
+        unmapped_limit: int = 500,
+        unknown_dgn_limit: int = 200,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.mapping = mapping
+        self.areas: dict[str, str] = dict(mapping.areas) if mapping else {}
+        self.coach: dict[str, Any] = dict(mapping.coach) if mapping else {}
+        self.history_count = history_count
+        self.history_max_age = history_max_age
+        self.unmapped_limit = unmapped_limit
+        self.unknown_dgn_limit = unknown_dgn_limit
+        self._clock = clock
+        self._wall = wall_clock
+        self._entities: dict[str, Entity] = {}
+        self._index: dict[tuple[int, int | None], list[tuple[Binding, Entity]]] = {}
+        self._change_listeners: list[ChangeListener] = []
+        self._status_listeners: list[StatusListener] = []
+        self._unmapped: OrderedDict[tuple[int, int | None], dict[str, Any]] = OrderedDict()
+        self._unknown: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        # Hooks the persistence feature sets (None without persistence):
+        # history_provider(entity_id, since, until, limit) -> awaitable [(ts, state, available)]
+        # override_store(entity_id, name, area, hidden) -> awaitable
+        self.history_provider: Callable[..., Awaitable[list[tuple[float, State, bool]]]] | None = (
+            None
+        )
+        self.override_store: Callable[..., Awaitable[None]] | None = None
+        self.stats = {
+            "messages": 0,
+            "changes": 0,
+            "unmapped_dropped": 0,
+            "unknown_dropped": 0,
+            "listener_errors": 0,
+        }
+        for entity in mapping.entities if mapping else ():
+            self.register(entity)
+
+    # --- registry -------------------------------------------------------------------------------
+
+    def register(self, entity: Entity) -> None:
+        """Add an entity and index its (DGN, instance) claims."""
+        if entity.entity_id in self._entities:
+            raise ValueError(f"entity '{entity.entity_id}' is already registered")
+        entity.history = deque(maxlen=self.history_count)
+        self._entities[entity.entity_id] = entity
+        for binding in entity.bindings:
+            self._index.setdefault((binding.dgn, binding.instance), []).append((binding, entity))
+
+    def get_entity(self, entity_id: str) -> Entity | None:
+        """The entity ``entity_id``, or None."""
+        return self._entities.get(entity_id)
+
+    def get_all_entities(self) -> list[Entity]:
+        """Every entity, in mapping order."""
+        return list(self._entities.values())
+
+    def lookup(self, dgn: int, instance: int | None) -> Entity | None:
+        """The (first) entity claiming (DGN, instance), in O(1); None when unclaimed."""
+        claims = self._index.get((dgn, instance))
+        return claims[0][1] if claims else None
+
+    # --- subscriptions --------------------------------------------------------------------------
+
+    def add_change_listener(self, callback: ChangeListener) -> Callable[[], None]:
+        """Call ``callback(EntityChange)`` on every change; returns the unsubscribe function."""
+        self._change_listeners.append(callback)
+        return lambda: _remove(self._change_listeners, callback)
+
+    def add_status_listener(self, callback: StatusListener) -> Callable[[], None]:
+        """Call ``callback(entity, binding, message)`` on every status an entity receives, changed
+        or not (command confirmation uses it); returns the unsubscribe function."""
+        self._status_listeners.append(callback)
+        return lambda: _remove(self._status_listeners, callback)
+
+    def _emit(self, entity: Entity) -> None:
+        self.stats["changes"] += 1
+        if not self._change_listeners:
+            return
+        change = EntityChange(
+            entity.entity_id,
+            entity.entity_type,
+            entity.area,
+            dict(entity.state),
+            entity.available,
+            entity.last_updated,
+            entity.restored,
+        )
+        for callback in tuple(self._change_listeners):
+            try:
+                callback(change)
+            except Exception:
+                self.stats["listener_errors"] += 1
+                logger.exception("Entity change listener %r failed", callback)
+
+    # --- the hot path ---------------------------------------------------------------------------
+
+    def ingest(self, message: DecodedMessage, timestamp: float | None = None) -> None:
+        """Apply one decoded message (received from the bus) to the entities that claim it."""
+        self.stats["messages"] += 1
+        definition = message.definition
+        ts = self._wall() if timestamp is None else timestamp
+        if definition is None:
+            self._track_unknown(message, ts)
+            return
+        claims = self._index.get((message.dgn, message.instance))
+        if claims is None:
+            if definition.kind != "network":
+                self._track_unmapped(message, ts)
+            return
+        signals = message.signals
+        for binding, entity in claims:
+            if binding.match and not binding.matches(signals):
+                continue
+            self._apply(entity, binding, binding.reader(signals, binding.role), ts)
+            for listener in self._status_listeners:
+                try:
+                    listener(entity, binding, message)
+                except Exception:
+                    self.stats["listener_errors"] += 1
+                    logger.exception("Entity status listener %r failed", listener)
+
+    def _apply(self, entity: Entity, binding: Binding, fragment: State, ts: float) -> None:
+        entity.deadline = max(entity.deadline, self._clock() + binding.timeout)
+        state = entity.state
+        changed = False
+        for key, value in fragment.items():
+            if key not in state or state[key] != value:
+                state[key] = value
+                changed = True
+        derive = entity.control.derive
+        if changed and derive is not None:
+            for key, value in derive(state).items():
+                if state.get(key) != value:
+                    state[key] = value
+        if changed or not entity.available:
+            entity.available = True
+            entity.restored = False
+            entity.last_updated = ts
+            self._record(entity)
+            self._emit(entity)
+
+    def _record(self, entity: Entity) -> None:
+        history = entity.history
+        history.append((entity.last_updated, dict(entity.state), entity.available))
+        horizon = entity.last_updated - self.history_max_age
+        while history and history[0][0] < horizon:
+            history.popleft()
+
+    # --- availability ---------------------------------------------------------------------------
+
+    def check_availability(self, now: float | None = None) -> list[str]:
+        """Mark entities whose status is overdue unavailable; returns their ids."""
+        now = self._clock() if now is None else now
+        gone = []
+        for entity in self._entities.values():
+            if entity.available and now > entity.deadline:
+                entity.available = False
+                entity.last_updated = self._wall()
+                self._record(entity)
+                self._emit(entity)
+                gone.append(entity.entity_id)
+        return gone
+
+    # --- history, unmapped, unknown -------------------------------------------------------------
+
+    def history(
+        self, entity_id: str, since: float | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Changes of one entity, oldest first, within the age limit (newest ``limit``).
+
+        Raises:
+            KeyError: no such entity.
+        """
+        entity = self._entities[entity_id]
+        horizon = self._wall() - self.history_max_age
+        if since is not None:
+            horizon = max(horizon, since)
+        rows = [
+            {"timestamp": ts, "state": state, "available": available}
+            for ts, state, available in entity.history
+            if ts >= horizon
+        ]
+        if limit is not None:
+            rows = rows[-limit:] if limit > 0 else []
+        return rows
+
+    def _track_unmapped(self, message: DecodedMessage, ts: float) -> None:
+        key = (message.dgn, message.instance)
+        record = self._unmapped.get(key)
+        if record is None:
+            if len(self._unmapped) >= self.unmapped_limit:
+                self._unmapped.popitem(last=False)
+                self.stats["unmapped_dropped"] += 1
+            record = {
+                "dgn": f"{message.dgn:05X}",
+                "name": message.name,
+                "instance": message.instance,
+                "sources": [],
+                "count": 0,
+                "first_seen": ts,
+            }
+            self._unmapped[key] = record
+        else:
+            self._unmapped.move_to_end(key)
+        record["count"] += 1
+        record["last_seen"] = ts
+        record["source"] = message.source
+        _add_source(record["sources"], message.source)
+        record["signals"] = message.signals
+
+    def _track_unknown(self, message: DecodedMessage, ts: float) -> None:
+        record = self._unknown.get(message.dgn)
+        if record is None:
+            if len(self._unknown) >= self.unknown_dgn_limit:
+                self._unknown.popitem(last=False)
+                self.stats["unknown_dropped"] += 1
+            record = {
+                "dgn": f"{message.dgn:05X}",
+                "name": message.name,
+                "sources": [],
+                "count": 0,
+                "first_seen": ts,
+            }
+            self._unknown[message.dgn] = record
+        else:
+            self._unknown.move_to_end(message.dgn)
+        record["count"] += 1
+        record["last_seen"] = ts
+        record["last_data"] = message.data.hex().upper()
+        _add_source(record["sources"], message.source)
+
+    def unmapped(self) -> list[dict[str, Any]]:
+        """(DGN, instance) pairs of known DGNs that no entity claims, most recent last."""
+        return [dict(r, sources=list(r["sources"])) for r in self._unmapped.values()]
+
+    def unknown_dgns(self) -> list[dict[str, Any]]:
+        """DGNs seen that the specification does not define, most recent last."""
+        return [dict(r, sources=list(r["sources"])) for r in self._unknown.values()]
+
+    # --- persistence and user overrides ---------------------------------------------------------
+
+    def restore_state(self, entity_id: str, state: dict[str, Any], last_updated: float) -> bool:
+        """Show a saved state until the bus speaks: marked ``restored``, not available.
+
+        Ignored (returns False) for unknown entities and entities that already have live state.
+        """
+        entity = self._entities.get(entity_id)
+        if entity is None or entity.available:
+            return False
+        entity.state = dict(state)
+        entity.restored = True
+        entity.last_updated = last_updated
+        self._emit(entity)
+        return True
+
+    def apply_override(
+        self,
+        entity_id: str,
+        name: str | None = None,
+        area: str | None = None,
+        hidden: bool | None = None,
+    ) -> Entity:
+        """Apply a user's name, area or hidden flag over the mapping.
+
+        Raises:
+            KeyError: no such entity.
+        """
+        entity = self._entities[entity_id]
+        if name is not None:
+            entity.name = name
+        if area is not None:
+            entity.area = area
+            self.areas.setdefault(area, area.replace("_", " ").title())
+        if hidden is not None:
+            entity.hidden = hidden
+        return entity
+
+    def filter(
+        self,
+        entity_type: str | None = None,
+        area: str | None = None,
+        query: str | None = None,
+        changed_since: float | None = None,
+        include_hidden: bool = False,
+    ) -> Iterable[Entity]:
+        """Entities matching every filter given (``query``: in id or name, case-insensitive)."""
+        q = query.lower() if query else None
+        for entity in self._entities.values():
+            if entity.hidden and not include_hidden:
+                continue
+            if entity_type and entity.entity_type != entity_type:
+                continue
+            if area and entity.area != area:
+                continue
+            if q and q not in entity.entity_id.lower() and q not in entity.name.lower():
+                continue
+            if changed_since is not None and entity.last_updated <= changed_since:
+                continue
+            yield entity
+
+
+def _add_source(sources: list[int], source: int) -> None:
+    if source not in sources and len(sources) < MAX_SOURCES:
+        sources.append(source)
+
+
+def _remove(items: list[Any], item: Any) -> None:
+    with contextlib.suppress(ValueError):
+        items.remove(item)

@@ -1,0 +1,368 @@
+"""Status readers: decoded RV-C signals of one status DGN -> the entity state keys it gives.
+
+Each reader is a small pure function ``(signals, role) -> dict``. Signals are the decoder's
+values: numbers already scaled to the spec's unit, labels as lower snake case strings, ``None``
+for "not available". A reader returns only the keys its DGN carries, so an entity reported by
+several DGNs keeps the others' keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from backend.core.entity_model import State
+
+MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+
+_MOTION = {"no_motion": "stopped", "extending": "extending", "retracting": "retracting"}
+
+
+def _num(value: Any) -> float | None:
+    """A number, or None for a label or "not available"."""
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _round(value: Any, digits: int = 2) -> float | None:
+    number = _num(value)
+    return None if number is None else round(number, digits)
+
+
+def _on_off(level: float | None) -> str | None:
+    if level is None:
+        return None
+    return "on" if level > 0 else "off"
+
+
+# --- lights and loads ---------------------------------------------------------------------------
+
+
+def dimmer_light(s: Mapping[str, Any], role: str | None) -> State:
+    """DC_DIMMER_STATUS_3: operating status 0-100 % (0.5 % steps); 251 = ramping, 252 flashing."""
+    level = s.get("operating_status_brightness")
+    out: State = {"last_command": s.get("last_command")}
+    if isinstance(level, str):
+        out["ramping"] = level == "value_is_changing_ramp_command"
+        if level == "output_is_flashing":
+            out["state"] = "on"
+        return out
+    out["ramping"] = False
+    number = _num(level)
+    out["brightness"] = number
+    out["state"] = _on_off(number)
+    return out
+
+
+def load_light(s: Mapping[str, Any], role: str | None) -> State:
+    """DC_LOAD_STATUS read as a light: operating status level 0-100 %."""
+    level = _num(s.get("operating_status_level"))
+    if level is None and s.get("operating_status_level") == "load_delay_active":
+        return {}
+    return {"state": _on_off(level), "brightness": level}
+
+
+def load(s: Mapping[str, Any], role: str | None) -> State:
+    """DC_LOAD_STATUS / AC_LOAD_STATUS: level, on/off, present current."""
+    raw = s.get("operating_status_level")
+    level = _num(raw)
+    out: State = {"current": _round(s.get("present_current"))}
+    if raw == "load_delay_active":
+        out["delay_active"] = True
+        return out
+    out.update(state=_on_off(level), level=level, delay_active=False)
+    return out
+
+
+def door_lock(s: Mapping[str, Any], role: str | None) -> State:
+    """DOOR_STATUS: lock status, motion and position."""
+    lock = s.get("lock_status")
+    return {
+        "state": lock if lock in ("locked", "unlocked") else None,
+        "motion": s.get("motion"),
+        "position": _num(s.get("position")),
+    }
+
+
+# --- tanks and batteries ------------------------------------------------------------------------
+
+
+def tank(s: Mapping[str, Any], role: str | None) -> State:
+    """TANK_STATUS: level = relative level / resolution (e.g. 3/4 = 75 %), litres, capacity."""
+    relative, resolution = _num(s.get("relative_level")), _num(s.get("resolution"))
+    level = None
+    if relative is not None and resolution:
+        level = round(min(relative / resolution, 1.0) * 100, 1)
+    return {
+        "level": level,
+        "volume_l": _num(s.get("absolute_level")),
+        "capacity_l": _num(s.get("tank_size")),
+    }
+
+
+def dc_source_1(s: Mapping[str, Any], role: str | None) -> State:
+    """DC_SOURCE_STATUS_1: voltage and current; positive current flows from the source."""
+    current = _round(s.get("dc_current"), 3)
+    status = None
+    if current is not None:
+        status = "discharging" if current > 0 else "charging" if current < 0 else "idle"
+    return {"voltage": _round(s.get("dc_voltage")), "current": current, "status": status}
+
+
+def dc_source_2(s: Mapping[str, Any], role: str | None) -> State:
+    """DC_SOURCE_STATUS_2: temperature, state of charge, time remaining."""
+    return {
+        "temperature": _round(s.get("source_temperature")),
+        "state_of_charge": _num(s.get("state_of_charge_soc")),
+        "time_remaining_min": _num(s.get("time_remaining")),
+        "time_remaining_kind": s.get("time_remaining_interpretation"),
+    }
+
+
+# --- climate ------------------------------------------------------------------------------------
+
+
+def thermostat(s: Mapping[str, Any], role: str | None) -> State:
+    """THERMOSTAT_STATUS_1: mode, fan mode and speed, heat and cool setpoints (°C)."""
+    return {
+        "mode": s.get("operating_mode"),
+        "fan_mode": s.get("fan_mode"),
+        "fan_speed": _num(s.get("fan_speed")),
+        "schedule_mode": s.get("schedule_mode"),
+        "setpoint_heat": _round(s.get("setpoint_temp_heat")),
+        "setpoint_cool": _round(s.get("setpoint_temp_cool")),
+    }
+
+
+def thermostat_ambient(s: Mapping[str, Any], role: str | None) -> State:
+    """THERMOSTAT_AMBIENT_STATUS: ambient temperature (°C)."""
+    return {"ambient_temperature": _round(s.get("ambient_temp"))}
+
+
+def air_conditioner(s: Mapping[str, Any], role: str | None) -> State:
+    """AIR_CONDITIONER_STATUS (and the same layout of AIR_CONDITIONER_COMMAND)."""
+    return {
+        "mode": s.get("operating_mode"),
+        "max_fan_speed": _num(s.get("max_fan_speed")),
+        "max_output_level": _num(s.get("max_air_conditioning_output_level")),
+        "fan_speed": _num(s.get("fan_speed")),
+        "output_level": _num(s.get("air_conditioning_output_level")),
+        "dead_band": _round(s.get("dead_band"), 1),
+        "second_stage_dead_band": _round(s.get("second_stage_dead_band"), 1),
+    }
+
+
+def furnace(s: Mapping[str, Any], role: str | None) -> State:
+    """FURNACE_STATUS: mode, heat source, circulation fan speed, heat output level."""
+    return {
+        "mode": s.get("operating_mode"),
+        "heat_source": s.get("heat_source"),
+        "fan_speed": _num(s.get("circulation_fan_speed")),
+        "output_level": _num(s.get("heat_output_level")),
+        "dead_band": _round(s.get("dead_band"), 1),
+    }
+
+
+def heat_pump(s: Mapping[str, Any], role: str | None) -> State:
+    """HEAT_PUMP_STATUS: mode, heat output levels, fan speed."""
+    return {
+        "mode": s.get("operating_mode"),
+        "max_output_level": _num(s.get("max_heat_output_level")),
+        "output_level": _num(s.get("heat_output_level")),
+        "fan_speed": _num(s.get("fan_speed")),
+        "dead_band": _round(s.get("dead_band"), 1),
+    }
+
+
+# --- power --------------------------------------------------------------------------------------
+
+
+def generator_1(s: Mapping[str, Any], role: str | None) -> State:
+    """GENERATOR_STATUS_1: status, engine run time (minutes -> hours), load, start battery."""
+    minutes = _num(s.get("engine_run_time"))
+    return {
+        "status": s.get("status"),
+        "run_time_h": None if minutes is None else round(minutes / 60, 2),
+        "load": _num(s.get("engine_load")),
+        "start_battery_voltage": _round(s.get("start_battery_voltage")),
+    }
+
+
+def generator_2(s: Mapping[str, Any], role: str | None) -> State:
+    """GENERATOR_STATUS_2: coolant temperature, oil pressure, rpm, fuel rate."""
+    return {
+        "coolant_temperature": _num(s.get("eng_coolant_temperature")),
+        "oil_pressure_kpa": _num(s.get("eng_oil_pressure")),
+        "rpm": _num(s.get("engine_rpm")),
+        "fuel_rate_l_h": _round(s.get("fuel_rate")),
+    }
+
+
+def inverter(s: Mapping[str, Any], role: str | None) -> State:
+    """INVERTER_STATUS: status and whether inverting is enabled."""
+    enabled = s.get("inverter_enabled")
+    return {
+        "status": s.get("status"),
+        "enabled": None if enabled is None else enabled == "enabled",
+        "load_sense": s.get("load_sense_enabled"),
+        "pass_through": s.get("pass_through_enable"),
+    }
+
+
+def ac_point(s: Mapping[str, Any], role: str | None) -> State:
+    """Any AC_STATUS_1 layout (charger, inverter, ATS, generator, generic AC point)."""
+    faults = [
+        name.removeprefix("fault_")
+        for name in (
+            "fault_open_ground",
+            "fault_open_neutral",
+            "fault_reverse_polarity",
+            "fault_ground_current",
+        )
+        if isinstance(s.get(name), str) and s.get(name) != "no_fault"
+    ]
+    return {
+        "voltage": _round(s.get("rms_voltage")),
+        "current": _round(s.get("rms_current")),
+        "frequency": _round(s.get("frequency")),
+        "faults": faults,
+    }
+
+
+def inverter_output(s: Mapping[str, Any], role: str | None) -> State:
+    """INVERTER_AC_STATUS_1 (output): the inverter's AC output."""
+    point = ac_point(s, role)
+    return {
+        "ac_voltage": point["voltage"],
+        "ac_current": point["current"],
+        "ac_frequency": point["frequency"],
+    }
+
+
+def charger(s: Mapping[str, Any], role: str | None) -> State:
+    """CHARGER_STATUS: charging state, voltage, current; disabled when the state is disable."""
+    state = s.get("operating_state")
+    return {
+        "state": state,
+        "enabled": None if state is None else state != "disable",
+        "voltage": _round(s.get("charge_voltage")),
+        "current": _round(s.get("charge_current")),
+        "percent_of_max": _num(s.get("charge_current_percent_of_maximum")),
+    }
+
+
+def ats(s: Mapping[str, Any], role: str | None) -> State:
+    """ATS_STATUS: source in use and mode."""
+    return {"source": s.get("source_in_use"), "mode": s.get("mode")}
+
+
+def solar(s: Mapping[str, Any], role: str | None) -> State:
+    """SOLAR_CONTROLLER_STATUS: charging state, voltage and current."""
+    return {
+        "state": s.get("operating_state"),
+        "voltage": _round(s.get("charge_voltage")),
+        "current": _round(s.get("charge_current")),
+        "percent_of_max": _num(s.get("charge_current_percent_of_maximum")),
+    }
+
+
+# --- water --------------------------------------------------------------------------------------
+
+
+def water_heater(s: Mapping[str, Any], role: str | None) -> State:
+    """WATERHEATER_STATUS: mode, setpoint and water temperature (°C), burner and element."""
+    burner, element = s.get("burner_status"), s.get("ac_element_status")
+    return {
+        "mode": s.get("operating_modes"),
+        "setpoint": _round(s.get("set_point_temperature")),
+        "water_temperature": _round(s.get("water_temperature")),
+        "setpoint_met": None
+        if s.get("thermostat_status") is None
+        else s.get("thermostat_status") == "set_point_met",
+        "burner": None if burner is None else burner == "burner_is_lit",
+        "ac_element": None if element is None else element == "ac_element_is_active",
+        "failure_to_ignite": s.get("failure_to_ignite_status") == "device_has_failed_to_ignite",
+    }
+
+
+def water_pump(s: Mapping[str, Any], role: str | None) -> State:
+    """WATER_PUMP_STATUS: enabled (on/off), running, system pressure (Pa -> kPa)."""
+    enabled, running = s.get("operating_status"), s.get("pump_status")
+    pressure = _num(s.get("current_system_pressure"))
+    return {
+        "state": None if enabled is None else ("on" if enabled != "pump_disabled" else "off"),
+        "running": None if running is None else running == "pump_running",
+        "pressure_kpa": None if pressure is None else round(pressure / 1000, 1),
+        "current": _num(s.get("operating_current")),
+    }
+
+
+# --- motors -------------------------------------------------------------------------------------
+
+
+def motor(s: Mapping[str, Any], role: str | None) -> State:
+    """AWNING_STATUS / SLIDE_STATUS: motion (stopped, extending, retracting) and position."""
+    motion = s.get("motion")
+    return {
+        "motion": _MOTION.get(motion, motion) if isinstance(motion, str) else None,
+        "position": _num(s.get("position")),
+    }
+
+
+def shade(s: Mapping[str, Any], role: str | None) -> State:
+    """WINDOW_SHADE_CONTROL_STATUS: forward output = opening, reverse output = closing."""
+    forward, reverse = s.get("forward_status"), s.get("reverse_status")
+    if forward == "forward_output_is_on":
+        motion = "opening"
+    elif reverse == "reverse_output_is_on":
+        motion = "closing"
+    elif forward is None and reverse is None:
+        motion = None
+    else:
+        motion = "stopped"
+    return {"motion": motion, "last_command": s.get("last_command")}
+
+
+def dimmer_output(s: Mapping[str, Any], role: str | None) -> State:
+    """DC_DIMMER_STATUS_3 of one output of a ``dimmer_pair`` motor: is this direction on."""
+    level = s.get("operating_status_brightness")
+    on = isinstance(level, str) or (_num(level) or 0) > 0
+    return {f"{role}_output": on}
+
+
+def roof_fan(s: Mapping[str, Any], role: str | None) -> State:
+    """ROOF_FAN_STATUS_1: on/off, mode, speed, direction, lid (dome) position, temperature."""
+    return {
+        "state": s.get("system_status"),
+        "fan_mode": s.get("fan_mode"),
+        "speed": _num(s.get("fan_speed_setting")),
+        "direction": s.get("wind_direction_switch"),
+        "lid": s.get("dome_position"),
+        "light": s.get("light"),
+        "ambient_temperature": _round(s.get("ambient_temperature")),
+    }
+
+
+def date_time(s: Mapping[str, Any], role: str | None) -> State:
+    """DATE_TIME_STATUS: an ISO 8601 local date and time, plus the time zone offset (h)."""
+    year, month, day = s.get("year"), s.get("month"), s.get("day_of_month")
+    hour, minute, second = s.get("hour"), s.get("minute"), s.get("second")
+    value = None
+    if isinstance(month, str) and month in MONTHS and None not in (year, day, hour, minute, second):
+        value = (
+            f"{int(year):04d}-{MONTHS.index(month) + 1:02d}-{int(day):02d}"  # type: ignore[arg-type]
+            f"T{int(hour):02d}:{int(minute):02d}:{int(second):02d}"  # type: ignore[arg-type]
+        )
+    return {"datetime": value, "day_of_week": s.get("day_of_week"), "time_zone": s.get("time_zone")}
