@@ -43,7 +43,7 @@ class Bench:
     async def collect(
         self, seconds: float, until: Callable[[DecodedMessage], bool] | None = None
     ) -> list[tuple[float, DecodedMessage]]:
-        """Frames heard for ``seconds`` (or until one matches ``until``), decoded."""
+        """(bus timestamp, decoded frame) heard for ``seconds`` or until one matches ``until``."""
         out: list[tuple[float, DecodedMessage]] = []
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
@@ -52,7 +52,7 @@ class Bench:
                 await asyncio.sleep(0.005)
                 continue
             decoded = self.decoder.decode(msg.arbitration_id, bytes(msg.data))
-            out.append((time.monotonic(), decoded))
+            out.append((msg.timestamp, decoded))
             if until is not None and until(decoded):
                 break
         return out
