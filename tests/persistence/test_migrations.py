@@ -82,3 +82,10 @@ def test_cli_upgrade_current_downgrade(tmp_path: Path) -> None:
     result = runner.invoke(app, ["db", "downgrade", "base"], env=env)
     assert result.exit_code == 0, result.output
     assert "database at revision base" in result.output
+
+
+def test_urls_hide_the_password() -> None:
+    manager = DatabaseManager("postgresql+asyncpg://coachiq:s3cret@db.local/coachiq")
+    assert manager.backend == "postgresql"
+    assert "s3cret" not in manager.redacted_url
+    assert manager.sqlite_path is None
