@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -61,3 +62,23 @@ class BackupListResponse(BaseModel):
 
     backups: list[BackupInfo]
     retention: int = Field(..., description="Newest N kept.")
+
+
+class AuditEntryModel(BaseModel):
+    """One command: who asked, what, when, and how it ended."""
+
+    command_id: str | None = None
+    entity_id: str
+    command: dict[str, Any]
+    status: str = Field(..., examples=["confirmed", "timed_out", "failed"])
+    detail: str | None = None
+    client: str | None = Field(default=None, description="Client address.")
+    user: str | None = Field(default=None, description="User, once authentication exists.")
+    requested_at: float = Field(..., description="Seconds since the epoch.")
+    completed_at: float | None = None
+
+
+class AuditResponse(BaseModel):
+    """Command audit entries, newest first."""
+
+    entries: list[AuditEntryModel]

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException
+from dataclasses import asdict
+
+from fastapi import APIRouter, Depends, HTTPException, Query
 
 from backend.core.dependencies import get_feature_manager, get_persistence_service
-from backend.models.persistence import BackupInfo, BackupListResponse, PersistenceStatus
+from backend.models.persistence import (
+    AuditResponse,
+    BackupInfo,
+    BackupListResponse,
+    PersistenceStatus,
+)
 from backend.services.backup import BackupFile
 from backend.services.database_manager import PersistenceError
 from backend.services.feature_manager import FeatureManager, FeatureNotAvailableError
@@ -92,3 +99,21 @@ async def backups(
         backups=[_backup_info(b) for b in service.list_backups()],
         retention=service.backup_retention,
     )
+
+
+@router.get(
+    "/audit",
+    response_model=AuditResponse,
+    summary="Command audit",
+    description="Commands sent through CoachIQ, newest first: who (client address), what, when "
+    "and the result. Kept in the database; 503 when persistence is off.",
+    responses={503: {"description": "Persistence is not running"}},
+)
+async def audit(
+    entity_id: str | None = Query(None, description="Only this entity's commands."),
+    limit: int = Query(100, ge=1, le=10000, description="Newest N entries."),
+    service: PersistenceService = Depends(get_persistence_service),
+) -> AuditResponse:
+    """Command audit trail."""
+    entries = await service.audit(entity_id=entity_id, limit=limit)
+    return AuditResponse.model_validate({"entries": [asdict(e) for e in entries]})
