@@ -27,7 +27,10 @@ from backend.integrations.rvc.transport import ReassembledMessage, Reassembler, 
 
 
 def decode(
-    arbitration_id: int, data: bytes | bytearray | str, *, config: RVCConfig | None = None
+    arbitration_id: int,
+    data: bytes | bytearray | memoryview | str,
+    *,
+    config: RVCConfig | None = None,
 ) -> DecodedMessage:
     """Decode one frame with ``config`` (the default specification when None); never raises."""
     return (config or load_config_data()).decoder.decode(arbitration_id, data)

@@ -23,7 +23,9 @@ class RVCConfig:
     spec_path: Path
     mapping_path: Path | None
 
-    def decode(self, arbitration_id: int, data: bytes | bytearray | str) -> DecodedMessage:
+    def decode(
+        self, arbitration_id: int, data: bytes | bytearray | memoryview | str
+    ) -> DecodedMessage:
         """Decode one frame (see :meth:`Decoder.decode`); never raises."""
         return self.decoder.decode(arbitration_id, data)
 
