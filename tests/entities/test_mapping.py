@@ -1,0 +1,125 @@
+"""Mapping files: the shipped ones load; mistakes name the file, the line and the problem."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from backend.core.coach_mapping import (
+    DEFAULT_MAPPING_PATH,
+    CoachMapping,
+    load_mapping,
+    resolve_mapping_path,
+)
+from backend.core.entity_errors import MappingError
+from backend.core.entity_manager import EntityManager
+from backend.core.entity_types import ENTITY_TYPES
+
+
+def test_default_mapping_is_the_simulated_coach(default_mapping: CoachMapping) -> None:
+    entities = default_mapping.entities
+    assert len(entities) >= 30
+    assert {e.entity_type for e in entities} == set(ENTITY_TYPES)
+    for entity in entities:  # what the simulator needs, explicit in the file
+        assert entity.bindings and entity.entity_type
+    areas = {e.area for e in entities if e.entity_type == "light"}
+    assert len(areas) >= 3
+    assert len([e for e in entities if e.entity_type == "thermostat"]) == 2
+
+
+def test_entegra_capture_decodes_into_air_conditioners(rvc) -> None:
+    path = resolve_mapping_path(None, "entegra_aspire_2022")
+    manager = EntityManager(load_mapping(path, rvc.spec))
+    # frames of the public capture (SA 0x96, DGN 1FFE0 AIR_CONDITIONER_COMMAND)
+    for data in ("03 01 FF FF 64 C8 FF FF", "01 00 FF FF 64 00 FF FF", "02 00 FF FF 00 00 FF FF"):
+        manager.ingest(rvc.decode(0x19FFE096, bytes.fromhex(data.replace(" ", ""))))
+    state = {e.entity_id: e.state for e in manager.get_all_entities()}
+    assert all(e.available for e in manager.get_all_entities())
+    assert state["air_conditioner.unit_3"]["mode"] == "manual"
+    assert state["air_conditioner.unit_3"]["fan_speed"] == 50.0  # 0x64 x 0.5
+    assert state["air_conditioner.unit_3"]["output_level"] == 100.0  # 0xC8 x 0.5
+    assert state["air_conditioner.unit_3"]["max_fan_speed"] is None  # FF: not available
+    assert state["air_conditioner.unit_1"]["mode"] == "automatic"
+    assert state["air_conditioner.unit_1"]["output_level"] == 0.0
+    assert state["air_conditioner.unit_2"]["fan_speed"] == 0.0
+
+
+HEADER = "version: 1\ncoach: {name: test}\nareas: [{id: galley, name: Galley}]\nentities:\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "message"),
+    [
+        (
+            "  - {entity_id: light.a, name: A, type: light, instance: 1}\n"
+            "  - {entity_id: light.b, name: B, type: lamp, instance: 2}\n",
+            6,
+            "entities[1].type: 'lamp' is not one of light",
+        ),
+        (
+            "  - entity_id: light.a\n    name: A\n    type: light\n    instance: 1\n"
+            "    status: [DC_DIMMER_STATUS_9]\n",
+            9,
+            "entities[0].status[0]: unknown DGN 'DC_DIMMER_STATUS_9'",
+        ),
+        (
+            "  - {entity_id: light.a, name: A, type: light, instance: 1, area: bedroom}\n",
+            5,
+            "entities[0].area: unknown area 'bedroom'; areas: galley",
+        ),
+        (
+            "  - {entity_id: light.a, name: A, type: light, instance: 1}\n"
+            "  - {entity_id: light.b, name: B, type: light, instance: 1}\n",
+            6,
+            "DC_DIMMER_STATUS_3 instance 1 is already claimed by 'light.a'",
+        ),
+        (
+            "  - {entity_id: light.a, name: A, type: light}\n",
+            5,
+            "DC_DIMMER_STATUS_3 needs an instance",
+        ),
+        (
+            "  - {entity_id: tank.a, name: A, type: tank, instance: 0, status: [DC_LOAD_STATUS]}\n",
+            5,
+            "tank (tank) is not reported by DC_LOAD_STATUS; status DGNs: TANK_STATUS",
+        ),
+        (
+            "  - {entity_id: light.a, name: A, type: light, instance: 1, colour: red}\n",
+            5,
+            "unknown key(s) ('colour' was unexpected)",
+        ),
+        (
+            "  - entity_id: slide.a\n    name: A\n    type: slide\n    control: dimmer_pair\n"
+            "    instances: {extend: 5}\n",
+            9,
+            "needs instances for exactly extend, retract",
+        ),
+    ],
+)
+def test_mapping_errors_name_file_line_and_problem(
+    rvc, write_mapping: Callable[[str], Path], body: str, line: int, message: str
+) -> None:
+    path = write_mapping(HEADER + body)
+    with pytest.raises(MappingError) as info:
+        load_mapping(path, rvc.spec)
+    text = "\n".join(info.value.problems)
+    assert f"{path}:{line}: " in text, text
+    assert message in text, text
+
+
+def test_yaml_syntax_and_missing_file(rvc, write_mapping: Callable[[str], Path]) -> None:
+    path = write_mapping("version: 1\ncoach: {name: x\n")
+    with pytest.raises(MappingError, match=r"mapping\.yml:\d+: not valid YAML"):
+        load_mapping(path, rvc.spec)
+    with pytest.raises(MappingError, match="cannot read"):
+        load_mapping(path.with_name("nope.yml"), rvc.spec)
+
+
+def test_resolve_mapping_path() -> None:
+    assert resolve_mapping_path(None, None) == DEFAULT_MAPPING_PATH
+    assert resolve_mapping_path(Path("/x.yml"), "ignored") == Path("/x.yml")
+    assert resolve_mapping_path(None, "entegra_aspire_2022").name == (
+        "coach_mapping.entegra_aspire_2022.yml"
+    )
