@@ -49,6 +49,7 @@ class CANService:
         bus_factories: Mapping[str, BusFactory] | None = None,
         claim_wait: float = 0.25,
         packet_gap: float = 0.05,
+        new_reassembler: Callable[[], Reassembler] = Reassembler,
     ) -> None:
         self.settings = settings
         self._decode = decode
@@ -68,7 +69,7 @@ class CANService:
             arbitrary_address_capable=settings.address_claiming,
         )
         for channel, interface in self.interface_service.interfaces.items():
-            self._reassemblers[channel] = Reassembler()
+            self._reassemblers[channel] = new_reassembler()
             if interface.read_only:
                 continue
             self.nodes[channel] = RVCNode(
@@ -419,7 +420,11 @@ class CANFeature(Feature):
     async def start(self) -> None:
         """Open the interfaces (each connects and reconnects on its own)."""
         rvc_service = self.context.dependency("rvc").service  # pyright: ignore[reportAttributeAccessIssue]
-        self._service = CANService(self.settings.can, rvc_service.decode)
+        self._service = CANService(
+            self.settings.can,
+            rvc_service.decode,
+            new_reassembler=getattr(rvc_service, "new_reassembler", Reassembler),
+        )
         await self._service.start()
 
     async def stop(self) -> None:

@@ -121,6 +121,9 @@ class CommandGroups:
         self.expired = 0
         self.answered = 0
         self._ids = itertools.count(1)
+        # what pending commands wait for, with counts: a cheap test before scanning them
+        self._want_dgns: dict[int, int] = {}
+        self._families: dict[str, int] = {}
 
     def register(
         self,
@@ -161,10 +164,33 @@ class CommandGroups:
             command_dgn=command_dgn,
         )
         self.pending[pending.id] = pending
+        self._want(pending, 1)
         while len(self.pending) > _MAX_PENDING:
             _, oldest = self.pending.popitem(last=False)
+            self._want(oldest, -1)
             self._close(oldest, None, now)
         return pending.id
+
+    def _want(self, pending: PendingCommand, delta: int) -> None:
+        keys: list[tuple[dict[Any, int], Any]] = [
+            (self._want_dgns, d) for d in pending.response_dgns
+        ]
+        keys.append((self._want_dgns, DGN_ACKNOWLEDGMENT))
+        if pending.family is not None:
+            keys.append((self._families, pending.family))
+        for table, key in keys:
+            count = table.get(key, 0) + delta
+            if count > 0:
+                table[key] = count
+            else:
+                table.pop(key, None)
+
+    def _wanted(self, dgn: int, name: Any) -> bool:
+        if dgn in self._want_dgns:
+            return True
+        if not isinstance(name, str):
+            return False
+        return any(name.startswith(family) for family in self._families)
 
     def _matches(self, pending: PendingCommand, event: FrameEvent, dgn: int, name: Any) -> bool:
         source = event.arbitration_id & 0xFF
@@ -190,11 +216,14 @@ class CommandGroups:
         decoded = event.decoded
         dgn = _dgn(decoded, event.arbitration_id)
         name = getattr(decoded, "name", None)
+        if not self._wanted(dgn, name):
+            return
         for key, pending in self.pending.items():
             if pending.command.interface == event.interface and self._matches(
                 pending, event, dgn, name
             ):
                 del self.pending[key]
+                self._want(pending, -1)
                 self._close(pending, event, now)
                 self.answered += 1
                 return
@@ -202,9 +231,14 @@ class CommandGroups:
     def expire(self, now: float | None = None) -> int:
         """Close pending commands older than the timeout as unanswered; return how many."""
         now = time.monotonic() if now is None else now
-        stale = [p for p in self.pending.values() if p.deadline <= now]
+        stale = []
+        for pending in self.pending.values():
+            if pending.deadline > now:
+                break  # registered in order, so deadlines ascend
+            stale.append(pending)
         for pending in stale:
             del self.pending[pending.id]
+            self._want(pending, -1)
             self._close(pending, None, now)
         self.expired += len(stale)
         return len(stale)

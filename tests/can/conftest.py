@@ -27,7 +27,7 @@ def unique_channel(prefix: str = "cantest") -> str:
 
 def decode(arbitration_id: int, data: bytes) -> Any:
     """The real RV-C decoder."""
-    return load_config_data().decode(arbitration_id, data)
+    return load_config_data().decoder.decode(arbitration_id, data)
 
 
 def can_settings(**values: Any) -> CANSettings:
@@ -115,3 +115,55 @@ async def recv_until(
         if msg is not None and predicate(msg):
             return msg
     raise AssertionError("no matching frame received")
+
+
+class Switch:
+    """Controls :class:`FlakyBus` instances: ``down`` makes opening, receiving and sending fail."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.opens: list[float] = []
+        self.sent: list[can.Message] = []
+
+
+class FlakyBus(can.BusABC):
+    """A bus that fails on purpose, like an unplugged adapter (``OSError`` on every call)."""
+
+    def __init__(self, channel: str, switch: Switch, **kwargs: Any) -> None:
+        switch.opens.append(time.monotonic())
+        if switch.down:
+            raise OSError(19, "No such device")
+        self.switch = switch
+        super().__init__(channel=channel, **kwargs)
+
+    def _recv_internal(self, timeout: float | None) -> tuple[can.Message | None, bool]:
+        if self.switch.down:
+            raise can.CanOperationError("adapter unplugged")
+        time.sleep(min(timeout or 0.02, 0.02))
+        return None, False
+
+    def send(self, msg: can.Message, timeout: float | None = None) -> None:
+        if self.switch.down:
+            raise OSError(100, "Network is down")
+        self.switch.sent.append(msg)
+
+
+class DownBus(can.BusABC):
+    """A python-can interface whose adapter is never there (registered as ``coachiq_down``)."""
+
+    def __init__(self, channel: str, **kwargs: Any) -> None:
+        raise OSError(19, "No such device")
+
+    def send(self, msg: can.Message, timeout: float | None = None) -> None:
+        raise OSError(19, "No such device")
+
+
+@pytest.fixture
+def down_bustype(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Register :class:`DownBus` with python-can for the test; returns its interface name."""
+    import can.util
+    from can.interfaces import BACKENDS, VALID_INTERFACES
+
+    monkeypatch.setitem(BACKENDS, "coachiq_down", ("tests.can.conftest", "DownBus"))
+    monkeypatch.setattr(can.util, "VALID_INTERFACES", VALID_INTERFACES | {"coachiq_down"})
+    return "coachiq_down"

@@ -281,12 +281,19 @@ class BusInterface:
 
     async def _open(self) -> None:
         loop = asyncio.get_running_loop()
-        self._bus = await asyncio.to_thread(self._bus_factory)
+        opening = asyncio.ensure_future(asyncio.to_thread(self._bus_factory))
+        try:
+            bus = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            # Cancelled while the bus was opening: shut it down as soon as it exists.
+            opening.add_done_callback(_shutdown_opened)
+            raise
+        self._bus = bus
         self._receiver = BatchingReceiver(
             loop, self.rx_queue_size, self._drain, self._count_rx_drop, self._fail
         )
         self._notifier = SupervisedNotifier(
-            self._bus, [self._receiver], timeout=_NOTIFIER_TIMEOUT, loop=loop
+            bus, [self._receiver], timeout=_NOTIFIER_TIMEOUT, loop=loop
         )
         if not self.read_only:
             self._writer = asyncio.create_task(self._write(), name=f"can-writer-{self.name}")
@@ -316,11 +323,12 @@ class BusInterface:
         self.last_error = f"{where}: {type(exc).__name__}: {exc}"
         logger.warning("CAN interface %s: %s", self.name, self.last_error)
 
-    def _fail(self, exc: Exception) -> None:
+    def _fail(self, exc: Exception, where: str = "receive") -> None:
         """A bus error: reconnect (called on the loop)."""
-        self._note_error("receive" if self.state is InterfaceState.UP else "bus", exc)
-        if self._failure is not None:
-            self._failure.set()
+        if self._failure is None or self._failure.is_set():
+            return
+        self._note_error(where, exc)
+        self._failure.set()
 
     def _count_rx_drop(self) -> None:
         self.counters.rx_dropped += 1
@@ -402,13 +410,21 @@ class BusInterface:
                 await asyncio.to_thread(bus.send, msg, 1.0)
             except (can.CanError, OSError) as exc:
                 self.counters.tx_dropped += 1
-                self._fail(exc)
+                self._fail(exc, "send")
                 return
             self.counters.tx += 1
             try:
                 self._sink(self, msg, "tx", tag)
             except Exception:
                 logger.exception("CAN interface %s: tx frame processing failed", self.name)
+
+
+def _shutdown_opened(opening: asyncio.Future[can.BusABC]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        try:
+            opening.result().shutdown()
+        except Exception as exc:
+            logger.warning("CAN bus shutdown after cancelled open failed: %s", exc)
 
 
 def make_bus_factory(
