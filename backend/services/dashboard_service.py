@@ -192,6 +192,8 @@ class DashboardService:
     def _record_command(self, data: dict[str, Any]) -> None:
         status = str(data.get("status") or data.get("result") or "sent")
         entity_id = data.get("entity_id")
+        entity = self._lookup(str(entity_id)) if entity_id else None
+        label = (entity or {}).get("name") or entity_id
         command = data.get("command")
         if isinstance(command, dict):
             command_text = _command_text(command)
@@ -199,11 +201,11 @@ class DashboardService:
             command_text = str(command or "command")
         if status in ("pending", "sent", "accepted"):
             kind, severity = "command", "info"
-            message = f"{command_text} sent to {entity_id}"
+            message = f"{command_text} sent to {label}"
         else:
             kind = "command_result"
             severity = "info" if status in ("confirmed", "success", "succeeded") else "warning"
-            message = f"{command_text} on {entity_id}: {status.replace('_', ' ')}"
+            message = f"{label}: {command_text} {status.replace('_', ' ')}"
         self._add(
             kind,
             message,
@@ -492,7 +494,7 @@ def _is_motor(entity: dict[str, Any]) -> bool:
     capabilities = entity.get("capabilities")
     if isinstance(capabilities, dict):
         return bool(capabilities.get("motor"))
-    if isinstance(capabilities, list | tuple | set):
+    if isinstance(capabilities, list | tuple | set | frozenset):
         return "motor" in capabilities
     return False
 

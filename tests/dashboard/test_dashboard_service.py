@@ -261,7 +261,7 @@ async def test_commands_and_results_are_recorded(parts) -> None:
         ("command_result", "confirmed", "info"),
         ("command", "pending", "info"),
     ]
-    assert feed[1]["message"] == "set (state=on) on light.galley_ceiling: confirmed"
+    assert feed[1]["message"] == "Galley ceiling: set (state=on) confirmed"
     assert feed[1]["command_id"] == "c1"
 
 

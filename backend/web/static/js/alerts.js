@@ -62,10 +62,11 @@ export class AlertsView {
       : el("li", { class: "none" }, "✓ All clear"));
     const e = summary.entities || {};
     setChildren(this.counts,
-      count(e.total, "entities"), count(e.available, "reporting"), count(e.unavailable, "silent"),
-      Object.entries(summary.by_type || {}).slice(0, 6).map(([t, n]) => count(n, titleCase(t))));
+      count(e.total, "entities"), count(e.available, "reporting"), count(e.unavailable, "not reporting"));
+    const types = Object.entries(summary.by_type || {}).map(([t, n]) => `${n} ${titleCase(t).toLowerCase()}`);
+    this.counts.append(el("p", { class: "types", style: "grid-column: 1 / -1" }, types.join(" · ")));
     const areas = Object.keys(summary.by_area || {});
-    const key = areas.join("|");
+    const key = `${areas.join("|")}:${this.store.entities.size}`;
     if (key !== this.areasKey) {
       this.areasKey = key;
       this.renderBulk(areas);
@@ -78,7 +79,7 @@ export class AlertsView {
     setChildren(this.bulk,
       button("All lights off", { action: "off", type: "light" }),
       button("All lights on", { action: "on", type: "light" }, "btn ghost"),
-      areas.filter((a) => this.hasLights(a)).map((a) => button(`${titleCase(a)} lights off`, { action: "off", type: "light", area: a }, "btn ghost")));
+      areas.filter((a) => this.hasLights(a)).map((a) => button(`${titleCase(a)} off`, { action: "off", type: "light", area: a }, "btn ghost")));
   }
 
   hasLights(area) {

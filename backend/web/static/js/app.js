@@ -43,7 +43,12 @@ function showConnection(state) {
 
 async function loadMetadata(store) {
   try {
-    store.metadata = await getJSON("/api/entities/metadata");
+    const metadata = await getJSON("/api/entities/metadata");
+    // Types may come as a list of {type, commands, units}; views look them up by name.
+    if (Array.isArray(metadata.types)) {
+      metadata.types = Object.fromEntries(metadata.types.map((t) => [t.type || t.name, t]));
+    }
+    store.metadata = metadata;
     store.emitAll();
   } catch {
     setTimeout(() => loadMetadata(store), 5000);

@@ -4,7 +4,9 @@ import { el, fmt, pick, titleCase } from "./util.js";
 
 const MOTOR_TYPES = new Set(["awning", "slide", "shade", "window_shade"]);
 const SWITCH_TYPES = new Set(["light", "dc_load", "ac_load", "water_pump"]);
-const CLIMATE_TYPES = new Set(["thermostat", "air_conditioner", "furnace", "heat_pump"]);
+const CLIMATE_TYPES = new Set(["thermostat", "air_conditioner", "furnace", "heat_pump", "water_heater"]);
+// set_setpoint argument -> the state key that reports it, and the label
+const SETPOINTS = [["heat", "setpoint_heat", "Heat to"], ["cool", "setpoint_cool", "Cool to"], ["temperature", "setpoint", "Set to"]];
 const HIDDEN_KEYS = new Set(["last_command", "flags"]);
 
 /** The commands an entity accepts: its own list, else the metadata of its type. */
@@ -188,11 +190,15 @@ function genericKv(entity, skip) {
 
 function climate(entity, state, commands, send, disabled) {
   const parts = [];
-  const ambient = pick(state, "ambient_temperature");
-  parts.push(el("div", { class: "row spread" },
-    el("span", { class: "big" }, ambient !== null ? fmt(ambient, 1) : titleCase(state.mode || "—"), ambient !== null ? el("span", { class: "unit" }, "°C") : null),
-    el("span", { class: "muted small" }, ambient !== null ? titleCase(state.mode || "") : "")));
-  const modeCommand = commands.has("set_mode") ? "set_mode" : null;
+  const ambient = pick(state, "ambient_temperature", "water_temperature");
+  const output = pick(state, "output_level");
+  let big;
+  if (ambient !== null) big = [fmt(ambient, 1), el("span", { class: "unit" }, "°C")];
+  else if (output !== null) big = [fmt(output), el("span", { class: "unit" }, "% output")];
+  else big = [titleCase(state.mode || "—")];
+  parts.push(el("div", { class: "row spread" }, el("span", { class: "big" }, big),
+    el("span", { class: "muted small" }, state.heat_source ? titleCase(state.heat_source) : "")));
+  const modeCommand = commands.has("set_mode") ? "set_mode" : argSpec(commands, "set", "mode") ? "set" : null;
   const modeArg = modeCommand && argSpec(commands, modeCommand, "mode");
   if (modeArg && modeArg.choices && !disabled) {
     parts.push(selectControl("Mode", state.mode, modeArg.choices, (mode) => send({ command: modeCommand, mode }, `Mode ${mode}`), `mode-${entity.entity_id}`));
@@ -202,8 +208,8 @@ function climate(entity, state, commands, send, disabled) {
     parts.push(selectControl("Fan", state.fan_mode, fanArg.choices, (v) => send({ command: "set_fan", [fanArg.name]: v }, `Fan ${v}`), `fan-${entity.entity_id}`));
   }
   if (commands.has("set_setpoint")) {
-    for (const [key, argName, label] of [["setpoint_heat", "heat", "Heat to"], ["setpoint_cool", "cool", "Cool to"]]) {
-      const spec = argSpec(commands, "set_setpoint", argName) || argSpec(commands, "set_setpoint", key) || argSpec(commands, "set_setpoint", `${argName}_setpoint`);
+    for (const [argName, key, label] of SETPOINTS) {
+      const spec = argSpec(commands, "set_setpoint", argName);
       if (!spec) continue;
       parts.push(stepper(label, pick(state, key), "°", {
         min: spec.minimum, max: spec.maximum, step: 0.5, testid: `${key}-${entity.entity_id}`,
@@ -212,8 +218,7 @@ function climate(entity, state, commands, send, disabled) {
     }
   }
   const extras = kv([["Fan", state.fan_mode ? `${titleCase(state.fan_mode)}${state.fan_speed !== null && state.fan_speed !== undefined ? ` · ${fmt(state.fan_speed)} %` : ""}` : null],
-    ["Output", pick(state, "output_level") !== null ? `${fmt(state.output_level)} %` : null],
-    ["Heat source", state.heat_source ? titleCase(state.heat_source) : null]]);
+    ["Output", ambient !== null && output !== null ? `${fmt(output)} %` : null]]);
   if (extras) parts.push(extras);
   return parts;
 }
