@@ -380,7 +380,7 @@ class WebSocketManager:
         except Exception as exc:
             client.reply(messages.encode(rejection(entity_id, exc, message.request_id)))
             return
-        payload = command_answer(accepted, status="accepted", entity_id=entity_id)
+        payload = command_answer(accepted, entity_id=entity_id)
         if message.request_id is not None:
             payload["id"] = message.request_id
         command_id = payload.get("command_id")

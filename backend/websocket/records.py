@@ -88,14 +88,14 @@ def frame_message(event: Any) -> dict[str, Any]:
 def command_answer(
     result: Any, status: str | None = None, entity_id: str | None = None
 ) -> dict[str, Any]:
-    """A ``command_result`` message from CommandAccepted or CommandResult."""
+    """A ``command_result`` from CommandAccepted (status ``pending``) or CommandResult."""
     body = _as_dict(result)
     payload: dict[str, Any] = {"type": "command_result"}
     payload.update(body)
     payload["type"] = "command_result"
     if status is not None:
         payload["status"] = status
-    payload.setdefault("status", "unknown")
+    payload.setdefault("status", "pending")
     if entity_id is not None:
         payload.setdefault("entity_id", entity_id)
     return payload

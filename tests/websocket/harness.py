@@ -97,9 +97,25 @@ async def expect_type(ws: Any, kind: str, within: float = 5.0) -> dict[str, Any]
     return message
 
 
+def client_frame(text: str) -> bytes:
+    """One masked text frame, as a client must send it (RFC 6455 5.2)."""
+    payload = text.encode()
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    length = len(payload)
+    if length < 126:
+        header = bytes([0x81, 0x80 | length])
+    else:
+        header = bytes([0x81, 0x80 | 126]) + length.to_bytes(2, "big")
+    return header + mask + masked
+
+
 @asynccontextmanager
-async def stalled_client(url: str) -> AsyncIterator[None]:
-    """Complete a WebSocket handshake on a tiny receive buffer, then never read again."""
+async def stalled_client(url: str) -> AsyncIterator[Callable[[str], None]]:
+    """Complete a WebSocket handshake on a tiny receive buffer, then never read.
+
+    Yields a function that sends a text message (the client still talks; it only never reads).
+    """
     host, port = url.removeprefix("ws://").split("/")[0].split(":")
     path = "/" + url.removeprefix("ws://").partition("/")[2]
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -118,7 +134,7 @@ async def stalled_client(url: str) -> AsyncIterator[None]:
     head = await reader.readuntil(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 101"), head
     try:
-        yield
+        yield lambda text: writer.write(client_frame(text))
     finally:
         writer.transport.abort()
 
