@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from types import MappingProxyType
 from typing import Any
 
@@ -189,6 +190,15 @@ def message_flags(definition: DgnDefinition, data: bytes) -> Flags | None:
     return flags or None
 
 
+# Fields of DecodedMessage the generated decoders do not compute, with their defaults.
+_MESSAGE_DEFAULTS: dict[str, Any] = {
+    f.name: f.default
+    for f in dataclass_fields(DecodedMessage)
+    if f.name not in ("can_id", "dgn", "data", "values", "definition")
+}
+assert all(v is None for v in _MESSAGE_DEFAULTS.values())  # repr() of the default is source
+
+
 # --- generated fast decoders --------------------------------------------------------------------
 
 
@@ -268,11 +278,16 @@ def build_frame_decoder(definition: DgnDefinition, dgn: int | None = None) -> Fr
         "_bytes": bytes,
         "_general": general,
         "_message": DecodedMessage,
+        "_new": object.__new__,
         "_definition": definition,
     }
     entries: list[str] = []
     needs_v = False
-    used_bytes: set[int] = set()
+    uses: dict[int, int] = {}
+    for f in fields:
+        if f.single_byte:
+            uses[f.byte] = uses.get(f.byte, 0) + 1
+    shared = sorted(b for b, n in uses.items() if n > 1)  # bytes read once into a local
     for i, f in enumerate(fields):
         if not f.is_int:
             env[f"B{i}"] = f.bytes_value
@@ -280,8 +295,7 @@ def build_frame_decoder(definition: DgnDefinition, dgn: int | None = None) -> Fr
             continue
         if f.single_byte:
             mask = f.mask
-            used_bytes.add(f.byte)
-            byte = f"b{f.byte}"
+            byte = f"b{f.byte}" if f.byte in shared else f"d[{f.byte}]"
             if f.bit == 0:
                 index = byte if mask == 0xFF else f"{byte} & {mask}"
             else:
@@ -302,17 +316,25 @@ def build_frame_decoder(definition: DgnDefinition, dgn: int | None = None) -> Fr
             entries.append(f"({f.conversion.expr('r')} if (r := {raw}) < {limit} else None)")
         else:
             entries.append(f.conversion.expr(raw))
+    # A frame shorter than the fields need raises IndexError on d[...]: the generic decoder then
+    # gives None for what is missing. int.from_bytes and slices never raise: check the length.
+    needs_len = needs_v or any(not f.is_int for f in fields)
     lines = [
         "def _decode(can_id, d):",
-        f"    if type(d) is not _bytes or len(d) < {min_len}:",
+        "    if type(d) is not _bytes" + (f" or len(d) < {min_len}:" if needs_len else ":"),
         "        return _general(can_id, d)",
+        "    try:",
     ]
     if needs_v:
-        lines.append("    v = _from_bytes(d, 'little')")
-    for byte in sorted(used_bytes):
-        lines.append(f"    b{byte} = d[{byte}]")
+        lines.append("        v = _from_bytes(d, 'little')")
+    for byte in shared:
+        lines.append(f"        b{byte} = d[{byte}]")
     values = "(" + ", ".join(entries) + ("," if len(entries) == 1 else "") + ")"
-    lines.append(f"    return _message(can_id & {CAN_ID_MASK}, {dgn}, d, {values}, _definition)")
+    lines.append(
+        f"        return _message(can_id & {CAN_ID_MASK}, {dgn}, d, {values}, _definition)"
+    )
+    lines.append("    except IndexError:")
+    lines.append("        return _general(can_id, d)")
     source = "\n".join(lines)
     namespace: dict[str, Any] = {}
     filename = f"<rvc decoder {definition.key} {definition.name}>"
