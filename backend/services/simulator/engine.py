@@ -240,10 +240,17 @@ class SimulatedCoach:
                         logger.warning("simulator: %s has no DGN %s in the spec", model.key, name)
                         continue
                     gap, min_gap = broadcast_gaps(definition, self.options.default_gap)
-                    instance = model.spec.instance if definition.instance else None
-                    node.broadcasts.append(
-                        Broadcast(node, model, definition, instance, gap, min_gap)
+                    instance = model.spec.status_instances.get(name, model.spec.instance)
+                    entry = Broadcast(
+                        node,
+                        model,
+                        definition,
+                        instance if definition.instance else None,
+                        gap,
+                        min_gap,
+                        extra=dict(model.spec.status_extra.get(name, {})),
                     )
+                    node.broadcasts.append(entry)
                 for name in model.accepts():
                     definition = self.spec.get(name)
                     if definition is None:

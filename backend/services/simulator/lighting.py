@@ -163,11 +163,15 @@ class DimmerModel(DeviceModel):
                 self._set(0.0)
                 self.off_at = None
         elif cmd == "stop":
-            self.target = self.level
-            self.rate = 0.0
+            # 6.24.4: a ramp stops where it is; an output that is on goes to 0 %.
+            if self.rate:
+                self.target = self.level
+                self.rate = 0.0
+            else:
+                self._set(0.0)
             self.off_at = None
         elif cmd == "toggle":
-            self._set(0.0 if self.level > 0 else self.memory)
+            self._set(0.0 if self.level > 0 else (level or self.memory))
             self.off_at = None
         elif cmd == "ramp_brightness":
             self._ramp(level if level is not None else self.memory, ramp_s)
