@@ -235,3 +235,11 @@ def test_dm_rv_single_frame_dtc(rvc: RVCConfig) -> None:
 def test_dm_rv_without_faults(rvc: RVCConfig) -> None:
     m = rvc.decode(0x19FECA42, frame("05A0FFFFFFFFFFFF"))
     assert m.signals["dtcs"] == []
+
+
+def test_values_follow_signal_names(rvc: RVCConfig) -> None:
+    for data in ("0164020100943577", "016402"):  # generated and generic decoders
+        m = rvc.decode(0x19FFFD42, frame(data))
+        assert m.definition is not None
+        assert m.values == tuple(m.signals[name] for name in m.definition.signal_names)
+    assert rvc.decode(0x18FEDA9F, b"").values is None

@@ -38,10 +38,13 @@ class DecodedMessage:
     """One decoded RV-C message.
 
     ``values`` holds every decoded value (a label, a number in the spec's unit, or None) in the
-    order of ``definition.signal_names``; ``signals`` is the same as a name -> value dict, built
-    on first access. ``priority``, ``source``, ``destination``, ``name``, ``units``,
-    ``instance`` and ``flags`` are derived on access from the id, the data and the definition,
-    so decoding allocates only the values.
+    order of ``definition.signal_names`` (None for an unknown DGN); ``signals`` is the same as a
+    name -> value dict, built on first access, plus any variant or special-handling signals
+    (DM_RV ``dtcs``, PRODUCT_ID ``make`` ...).
+
+    ``priority``, ``source``, ``destination``, ``name``, ``units``, ``instance`` and ``flags``
+    are derived on access from the id, the data and the definition, so decoding allocates only
+    the values.
     """
 
     can_id: int
@@ -204,6 +207,7 @@ assert all(v is None for v in _MESSAGE_DEFAULTS.values())  # repr() of the defau
 
 def _general_decoder(dgn: int, definition: DgnDefinition) -> FrameDecoder:
     """The frame decoder for data the generated decoder does not take (short, not bytes)."""
+    names = definition.signal_names
 
     def decode(arbitration_id: int, data: Any) -> DecodedMessage:
         can_id = arbitration_id & CAN_ID_MASK
@@ -213,7 +217,8 @@ def _general_decoder(dgn: int, definition: DgnDefinition) -> FrameDecoder:
             except (TypeError, ValueError):
                 return DecodedMessage(can_id, dgn, b"", None, definition, {"data": "invalid"})
         signals = decode_generic(definition, data)
-        return DecodedMessage(can_id, dgn, data, None, definition, None, signals)
+        values = tuple([signals[name] for name in names])
+        return DecodedMessage(can_id, dgn, data, values, definition, None, signals)
 
     return decode
 
