@@ -9,6 +9,7 @@ the oldest rows are dropped and counted, and the bus keeps flowing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
@@ -16,12 +17,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from backend.services.database_manager import DatabaseManager
 from backend.services.repositories import (
     AuditEntry,
     AuditRepository,
     EntityStateRepository,
-    HistoryEntry,
     HistoryRepository,
     SavedState,
 )
@@ -30,8 +32,17 @@ logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = 10.0
 
-# (entity_id, ts, state, available, entity_type, area)
-_Row = tuple[str, float, dict[str, Any], bool, str | None, str | None]
+# (entity_id, ts, state as JSON text, available, entity_type, area)
+_Row = tuple[str, float, str, bool, str | None, str | None]
+_tolerant_dumps = functools.partial(orjson.dumps, default=str, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _state_json(state: dict[str, Any]) -> str:
+    """JSON text of a state; values JSON does not know become strings."""
+    try:
+        return orjson.dumps(state).decode()
+    except TypeError:
+        return _tolerant_dumps(state).decode()
 
 
 def to_epoch(value: Any) -> float:
@@ -83,6 +94,7 @@ class HistoryWriter:
     ):
         self._db = database
         self._queue: deque[_Row] = deque(maxlen=queue_size)
+        self._queue_size = queue_size
         self._audit: deque[AuditEntry] = deque(maxlen=audit_queue_size)
         self._batch_size = batch_size
         self._interval = flush_interval
@@ -100,17 +112,22 @@ class HistoryWriter:
     # -- receive path: no awaits, no I/O -------------------------------------------------------
 
     def on_change(self, change: Any) -> None:
-        """Queue an EntityChange (restored ones are skipped: they came from the database)."""
-        if getattr(change, "restored", False):
+        """Queue an EntityChange (restored ones are skipped: they came from the database).
+
+        The state is turned into JSON text here: the queued row is then a tuple of strings and
+        numbers, which the garbage collector stops tracking, so a full queue adds no GC pauses.
+        """
+        if change.restored:
             return
         queue = self._queue
-        if len(queue) == queue.maxlen:
+        if len(queue) == self._queue_size:
             self.dropped += 1
+        ts = change.last_updated
         queue.append(
             (
                 change.entity_id,
-                to_epoch(change.last_updated),
-                change.state,  # a fresh dict per change (EntityManager._emit)
+                ts if type(ts) is float else to_epoch(ts),
+                _state_json(change.state),
                 bool(change.available),
                 change.entity_type,
                 change.area,
@@ -204,13 +221,13 @@ class HistoryWriter:
         return total
 
     async def _write(self, batch: Sequence[_Row], audit: Sequence[AuditEntry]) -> None:
-        history = [HistoryEntry(row[0], row[1], row[2], row[3]) for row in batch]
-        latest = {
-            row[0]: SavedState(row[0], row[2], row[1], row[3], row[4], row[5]) for row in batch
-        }
+        latest = {row[0]: row for row in batch}
+        states = [
+            SavedState(r[0], orjson.loads(r[2]), r[1], r[3], r[4], r[5]) for r in latest.values()
+        ]
         async with self._db.get_session() as session:
-            await HistoryRepository(session).add_many(history)
-            await EntityStateRepository(session).save_many(list(latest.values()))
+            await HistoryRepository(session).add_rows([row[:4] for row in batch])
+            await EntityStateRepository(session).save_many(states)
             await AuditRepository(session).add_many(audit)
 
     def _requeue(self, batch: list[_Row], audit: list[AuditEntry]) -> None:

@@ -36,6 +36,7 @@ def test_history_override_and_audit_survive_a_restart(tmp_path: Path) -> None:
             pytest.skip(f"the default coach mapping has no {LIGHT}")
         response = client.patch(f"/api/entities/{LIGHT}", json={"name": "Reading light"})
         assert response.status_code == 200, response.text
+        _wait_for(lambda: client.get(f"/api/entities/{LIGHT}").json()["available"])
         accepted = client.post(
             f"/api/entities/{LIGHT}/command", json={"command": "set", "state": "on"}
         )
