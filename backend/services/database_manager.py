@@ -74,15 +74,21 @@ def resolve_data_dir(settings: Settings) -> Path:
 def prepare_directory(path: Path) -> Path:
     """Create ``path`` (mode 0700) if needed and prove it can be written.
 
+    An existing directory is left as it is (it may be shared); loose modes are logged.
+
     Raises:
         DataDirError: one line naming the directory, the reason and what to do.
     """
     try:
+        existed = path.is_dir()
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not path.is_dir():
             raise NotADirectoryError(20, "Not a directory")
-        if path.stat().st_uid == os.geteuid() and path.stat().st_mode & 0o077:
-            path.chmod(0o700)
+        mode = path.stat().st_mode & 0o777
+        if existed and mode & 0o077:
+            logger.warning(
+                "Data directory %s is open to other users (mode %o); chmod 700 it", path, mode
+            )
         probe = path / f".write-test-{os.getpid()}"
         with probe.open("wb") as handle:
             handle.write(b"coachiq")

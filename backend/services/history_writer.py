@@ -32,8 +32,8 @@ logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = 10.0
 
-# (entity_id, ts, state as JSON text, available, entity_type, area)
-_Row = tuple[str, float, str, bool, str | None, str | None]
+# (entity_id, last_updated, state as JSON text, available, entity_type, area), as queued
+_Row = tuple[str, Any, str, Any, str | None, str | None]
 _tolerant_dumps = functools.partial(orjson.dumps, default=str, option=orjson.OPT_NON_STR_KEYS)
 
 
@@ -122,13 +122,12 @@ class HistoryWriter:
         queue = self._queue
         if len(queue) == self._queue_size:
             self.dropped += 1
-        ts = change.last_updated
         queue.append(
             (
                 change.entity_id,
-                ts if type(ts) is float else to_epoch(ts),
+                change.last_updated,
                 _state_json(change.state),
-                bool(change.available),
+                change.available,
                 change.entity_type,
                 change.area,
             )
@@ -221,12 +220,14 @@ class HistoryWriter:
         return total
 
     async def _write(self, batch: Sequence[_Row], audit: Sequence[AuditEntry]) -> None:
-        latest = {row[0]: row for row in batch}
+        rows = [(r[0], to_epoch(r[1]), r[2], bool(r[3])) for r in batch]
+        latest = {row[0]: (queued, row) for queued, row in zip(batch, rows, strict=True)}
         states = [
-            SavedState(r[0], orjson.loads(r[2]), r[1], r[3], r[4], r[5]) for r in latest.values()
+            SavedState(row[0], orjson.loads(row[2]), row[1], row[3], queued[4], queued[5])
+            for queued, row in latest.values()
         ]
         async with self._db.get_session() as session:
-            await HistoryRepository(session).add_rows([row[:4] for row in batch])
+            await HistoryRepository(session).add_rows(rows)
             await EntityStateRepository(session).save_many(states)
             await AuditRepository(session).add_many(audit)
 

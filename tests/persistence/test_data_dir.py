@@ -31,15 +31,19 @@ def test_modes_memory_development_production(tmp_path: Path) -> None:
     assert resolve_data_dir(chosen) == tmp_path
 
 
-def test_created_with_restrictive_permissions(tmp_path: Path) -> None:
+def test_created_with_restrictive_permissions(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     target = tmp_path / "a" / "data"
     assert prepare_directory(target) == target
     assert target.stat().st_mode & 0o777 == 0o700
+    assert not caplog.records
     loose = tmp_path / "loose"
-    loose.mkdir(mode=0o777)
-    loose.chmod(0o777)
+    loose.mkdir()
+    loose.chmod(0o755)
     prepare_directory(loose)
-    assert loose.stat().st_mode & 0o777 == 0o700
+    assert loose.stat().st_mode & 0o777 == 0o755  # an existing directory is not changed ...
+    assert f"Data directory {loose} is open to other users (mode 755)" in caplog.text  # ... but
 
 
 def test_path_that_is_a_file_fails_the_feature_with_one_line(tmp_path: Path) -> None:
