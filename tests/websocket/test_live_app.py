@@ -128,7 +128,7 @@ async def test_snapshot_update_after_a_frame_and_command_over_the_socket() -> No
         command_id = accepted["command_id"]
         decoded = await asyncio.to_thread(next_message, peer, "DC_DIMMER_COMMAND_2")
         assert decoded.signals["desired_level_brightness"] == 80  # percent (raw 160)
-        tx = await receive_until(sniffer, lambda m: m["type"] == "frame")
+        tx = await receive_until(sniffer, lambda m: m.get("direction") == "tx")
         assert (tx["dgn"], tx["direction"]) == ("1FEDB", "tx")
 
         peer.send(dimmer_status(2, 80))
