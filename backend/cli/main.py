@@ -83,6 +83,9 @@ def serve(
         port=port or settings.server.port,
         log_config=log_config,
         access_log=settings.server.access_log,
+        # Per-message compression works per client and undoes encode-once fan-out (+5-11 % CPU
+        # and a longer latency tail at one full bus, docs/performance.md); coach Wi-Fi is local.
+        ws_per_message_deflate=False,
     )
 
 
