@@ -116,8 +116,19 @@ class EntityBridge:
         until: float | None = None,
         limit: int = 100,
     ) -> list[HistoryRow]:
-        """The entity's stored history as ``(ts, state, available)``, oldest first."""
-        entries = await self.service.history(entity_id, since=since, until=until, limit=limit)
+        """The entity's stored history as ``(ts, state, available)``, oldest first.
+
+        When the database cannot answer, the EntityManager's memory history answers instead.
+        """
+        try:
+            entries = await self.service.history(entity_id, since=since, until=until, limit=limit)
+        except Exception as exc:
+            logger.warning("History from the database failed (%s); answering from memory", exc)
+            if self.manager is None:
+                raise
+            rows = self.manager.history(entity_id, since=since, limit=None)
+            kept = [r for r in rows if until is None or r["timestamp"] <= until][-limit:]
+            return [(r["timestamp"], r["state"], r["available"]) for r in kept]
         return [(e.ts, e.state, e.available) for e in entries]
 
     async def store_override(

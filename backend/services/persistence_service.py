@@ -164,11 +164,18 @@ class PersistenceService:
         limit: int = 100,
     ) -> list[HistoryEntry]:
         """Stored history of one entity, oldest first, including what is still queued."""
-        await self.writer.flush()
+        await self._flush_quietly()
         async with self.database.get_session() as session:
             return await HistoryRepository(session).for_entity(
                 entity_id, since=since, until=until, limit=limit
             )
+
+    async def _flush_quietly(self) -> None:
+        """Write what is queued before a read; a failure is for the writer to retry."""
+        try:
+            await self.writer.flush()
+        except Exception as exc:
+            logger.debug("Flush before read failed: %s", exc)
 
     async def save_override(
         self,
@@ -199,7 +206,7 @@ class PersistenceService:
 
     async def audit(self, *, entity_id: str | None = None, limit: int = 100) -> list[AuditEntry]:
         """Recent command audit entries, newest first (queued ones are written first)."""
-        await self.writer.flush()
+        await self._flush_quietly()
         async with self.database.get_session() as session:
             return await AuditRepository(session).recent(entity_id=entity_id, limit=limit)
 

@@ -31,6 +31,7 @@ class FakeEntityManager:
         self.listeners: list[Callable[[EntityChange], None]] = []
         self.history_provider: Any = None
         self.override_store: Any = None
+        self.memory: list[tuple[str, float, dict[str, Any]]] = []
 
     def add_change_listener(self, callback: Callable[[EntityChange], None]) -> Callable[[], None]:
         self.listeners.append(callback)
@@ -54,7 +55,18 @@ class FakeEntityManager:
         entity.state.update(state)
         entity.available, entity.restored = True, False
         entity.last_updated = time.time() if ts is None else ts
+        self.memory.append((entity_id, entity.last_updated, dict(entity.state)))
         self._emit(entity)
+
+    def history(
+        self, entity_id: str, since: float | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        rows = [
+            {"timestamp": ts, "state": state, "available": True}
+            for eid, ts, state in self.memory
+            if eid == entity_id and (since is None or ts >= since)
+        ]
+        return rows if limit is None else rows[-limit:]
 
     def restore_state(self, entity_id: str, state: dict[str, Any], last_updated: float) -> bool:
         entity = self.entities.get(entity_id)

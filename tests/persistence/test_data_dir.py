@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from backend.core.state import AppState
 from backend.main import create_app
 from backend.services.database_manager import (
     PRODUCTION_DATA_DIR,
@@ -18,7 +20,9 @@ from backend.services.database_manager import (
     prepare_directory,
     resolve_data_dir,
 )
+from backend.services.feature_manager import FeatureManager, load_feature_definitions
 from tests.factories import make_settings
+from tests.persistence.fakes import FakeEntitiesFeature
 from tests.persistence.test_feature import definitions, settings_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,6 +63,33 @@ def test_path_that_is_a_file_fails_the_feature_with_one_line(tmp_path: Path) -> 
         status = client.get("/api/persistence/status").json()
         assert status["state"] == "failed"
         assert "cannot be written" in status["reason"]
+        assert client.get("/healthz").status_code == 200  # the rest of the server runs
+
+
+def test_enabled_but_failed_persistence_is_not_ready(tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    settings = make_settings(persistence={"enabled": True, "data_dir": blocker / "data"})
+    definitions = load_feature_definitions()  # feature_flags.yaml, the others stand-ins
+    for definition in definitions:
+        if definition.name != "persistence":
+            definition.factory = FakeEntitiesFeature
+    manager = FeatureManager(definitions, settings, AppState(settings=settings))
+    assert manager.is_enabled("persistence")
+
+    async def start() -> list[dict[str, str]]:
+        await manager.start_all()
+        try:
+            return manager.not_ready()
+        finally:
+            await manager.stop_all()
+
+    problems = [p for p in asyncio.run(start()) if p["feature"] == "persistence"]
+    assert len(problems) == 1
+    assert problems[0]["state"] == "failed"
+    assert problems[0]["reason"].startswith(
+        f"DataDirError: persistence data directory {blocker / 'data'} cannot be written"
+    )
 
 
 def _unprivileged(command: list[str]) -> list[str]:

@@ -115,3 +115,19 @@ def test_history_older_than_retention_is_pruned(tmp_path: Path) -> None:
         history = on_loop(client, manager.history_provider, "light_1")
         assert [h[1] for h in history] == [{"brightness": 2}]
         assert client.get("/api/persistence/status").json()["last_pruned"] == 1
+
+
+def test_history_answers_from_memory_when_the_database_is_gone(tmp_path: Path) -> None:
+    with TestClient(create_app(settings_for(tmp_path / "data"), definitions())) as client:
+        manager = feature(client, "entities").entity_manager
+        now = time.time()
+        manager.change("light_1", ts=now - 2, brightness=1)
+        manager.change("light_1", ts=now - 1, brightness=2)
+        persistence = feature(client, "persistence")
+        on_loop(client, persistence.service.writer.stop)  # nothing in flight, then pull the plug
+        on_loop(client, persistence.database_manager.close)
+        history = on_loop(client, manager.history_provider, "light_1")
+        assert [h[1] for h in history] == [{"brightness": 1}, {"brightness": 2}]
+        status = client.get("/api/persistence/status").json()
+        assert status["healthy"] is False
+        assert status["error"] == "database is not started"
