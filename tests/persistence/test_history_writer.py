@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from pathlib import Path
 
 from backend.core.entity_manager import EntityChange
@@ -82,3 +84,37 @@ async def test_background_task_writes_and_stops(tmp_path: Path) -> None:
     assert writer.written == 2
     assert "persistence-history-writer" not in {t.get_name() for t in asyncio.all_tasks()}
     await database.close()
+
+
+async def test_slow_database_never_blocks_the_receive_path(tmp_path: Path) -> None:
+    db_file = tmp_path / "coachiq.sqlite3"
+    database = DatabaseManager(f"sqlite+aiosqlite:///{db_file}")
+    await database.start()
+    await database.upgrade()
+    writer = HistoryWriter(database, queue_size=100, batch_size=50, flush_interval=0.01)
+    blocker = sqlite3.connect(db_file, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the database: ours must wait
+    try:
+        writer.start()
+        writer.on_change(change("light_1", 0.0, brightness=0))
+        await asyncio.sleep(0.1)  # the writer task is now stuck in its first write
+        slowest = 0.0
+        for i in range(1, 300):
+            started = time.perf_counter()
+            writer.on_change(change("light_1", float(i), brightness=i))
+            slowest = max(slowest, time.perf_counter() - started)
+            if i % 50 == 0:
+                await asyncio.sleep(0.01)  # the receive loop goes on
+        assert slowest < 0.01
+        assert writer.written == 0
+        assert writer.dropped >= 150  # the oldest went, and were counted
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    await writer.stop()
+    async with database.get_session() as session:
+        rows = await HistoryRepository(session).for_entity("light_1", limit=1000)
+    await database.close()
+    brightness = [r.state["brightness"] for r in rows]
+    assert brightness[-100:] == list(range(200, 300))  # the newest were all kept
+    assert writer.written + writer.dropped == 300
