@@ -39,6 +39,24 @@ def _settings_or_exit(code: int = 2) -> Settings:
         raise typer.Exit(code) from None
 
 
+def _check_data_dir(settings: Settings) -> None:
+    """With SQLite persistence on, an unwritable data directory stops start-up with one line."""
+    enabled = settings.features.overrides().get("persistence", settings.persistence.enabled)
+    if not enabled or settings.database.url is not None:
+        return
+    from backend.services.database_manager import (
+        DataDirError,
+        prepare_directory,
+        resolve_data_dir,
+    )
+
+    try:
+        prepare_directory(resolve_data_dir(settings))
+    except DataDirError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"coachiq {__version__}")
@@ -71,6 +89,7 @@ def serve(
     if port is not None and not 1 <= port <= 65535:
         typer.echo("configuration error: --port: must be 1-65535", err=True)
         raise typer.Exit(2)
+    _check_data_dir(settings)
     log_config = configure_logging(settings.logging)
     try:
         application = create_app(settings)

@@ -154,3 +154,22 @@ def test_timeout_errors_and_tracking(coach: tuple[TestClient, can.BusABC]) -> No
 
     patched = client.patch("/api/entities/light.porch", json={"name": "Door light"})
     assert patched.status_code == 200 and patched.json()["name"] == "Door light"
+
+
+def test_override_not_saved_is_a_503_and_kept_in_memory(
+    coach: tuple[TestClient, can.BusABC],
+) -> None:
+    client, _ = coach
+
+    async def database_down(*_args: Any) -> None:
+        raise ConnectionRefusedError("connection to 127.0.0.1:5432 refused")
+
+    manager = client.app.state.feature_manager.get_feature("entities").entity_manager  # type: ignore[attr-defined]
+    manager.override_store = database_down
+    response = client.patch("/api/entities/light.porch", json={"name": "Door light"})
+    assert response.status_code == 503
+    assert response.json()["detail"] == (
+        "override applied but not saved: the database is unavailable "
+        "(connection to 127.0.0.1:5432 refused)"
+    )
+    assert client.get("/api/entities/light.porch").json()["name"] == "Door light"

@@ -51,3 +51,19 @@ def test_config_validate_unknown_feature(monkeypatch: pytest.MonkeyPatch) -> Non
     result = runner.invoke(app, ["config", "validate"])
     assert result.exit_code == 1
     assert "COACHIQ_FEATURES__ENABLE_TELEPORT: no such feature" in result.output
+
+
+def test_serve_stops_on_an_unwritable_data_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("COACHIQ_PERSISTENCE__ENABLED", "true")
+    monkeypatch.setenv("COACHIQ_PERSISTENCE__DATA_DIR", str(blocker / "data"))
+    result = runner.invoke(app, ["serve", "--port", "8999"])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"configuration error: persistence data directory {blocker / 'data'} cannot be written "
+        "(Not a directory); fix its permissions or free space, or set "
+        "COACHIQ_PERSISTENCE__DATA_DIR"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -21,6 +22,8 @@ from backend.models.entities import (
     UnmappedEntry,
 )
 from backend.services.entity_service import EntityService
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/entities", tags=["entities"])
 
@@ -104,7 +107,14 @@ async def patch_entity(
         return _problem(EntityNotFoundError(entity_id))
     entity = manager.apply_override(entity_id, override.name, override.area, override.hidden)
     if manager.override_store is not None:
-        await manager.override_store(entity_id, override.name, override.area, override.hidden)
+        try:
+            await manager.override_store(entity_id, override.name, override.area, override.hidden)
+        except Exception as exc:
+            logger.warning("Override of %s applied but not saved: %s", entity_id, exc)
+            return JSONResponse(
+                {"detail": f"override applied but not saved: the database is unavailable ({exc})"},
+                status_code=503,
+            )
     return service.entity_view(entity)
 
 
