@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 
 from fastapi import FastAPI
 
 from backend.api.routers import system
+from backend.core.optional_modules import present_modules
 
 logger = logging.getLogger(__name__)
 
@@ -25,12 +25,9 @@ def configure_routers(app: FastAPI) -> None:
     """Include every router in ``app``."""
     app.include_router(system.health_router)
     app.include_router(system.router)
+    attributes: dict[str, str] = {}
     for spec in FEATURE_ROUTERS:
         module_name, _, attribute = spec.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        app.include_router(getattr(module, attribute))
+        attributes[module_name] = attribute
+    for module in present_modules(tuple(attributes)):
+        app.include_router(getattr(module, attributes[module.__name__]))

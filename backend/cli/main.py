@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from typing import Annotated
@@ -11,6 +10,7 @@ import typer
 
 from backend import __version__
 from backend.core.config import ConfigError, Settings, load_settings
+from backend.core.optional_modules import present_modules
 
 app = typer.Typer(
     name="coachiq",
@@ -133,13 +133,7 @@ def config_validate() -> None:
 
 
 def _register_commands() -> None:
-    for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
+    for module in present_modules(COMMAND_MODULES):
         module.register(app)
 
 

@@ -8,6 +8,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from backend.core.entity_readers import MONTHS
 from backend.services.simulator.model import (
     CONDITIONS_DO_NOT_ALLOW,
     OUT_OF_RANGE,
@@ -463,7 +464,7 @@ class ClockModel(DeviceModel):
         try:
             month = signals["month"]
             if isinstance(month, str):
-                month = _MONTHS.index(month) + 1
+                month = MONTHS.index(month) + 1
             wanted = dt_.datetime(
                 int(signals["year"]),
                 int(month),
@@ -490,22 +491,6 @@ class ClockModel(DeviceModel):
             "second": t.second,
             "time_zone": 0,
         }
-
-
-_MONTHS = (
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-)
 
 
 class AcPointModel(DeviceModel):
