@@ -14,6 +14,11 @@ run: install
 test: install
 	$(POETRY) run pytest
 
+# The decode benchmark and the end-to-end pipeline at 1, 4 and 10 buses (issue 9); writes
+# benchmarks/results/latest.json. Takes about two minutes; run it on a quiet machine.
+bench: install
+	$(POETRY) run python benchmarks/suite.py
+
 lint: install
 	$(POETRY) run ruff format --check .
 	$(POETRY) run ruff check .

@@ -88,11 +88,21 @@ def simulate(
     duration: Annotated[
         float | None, typer.Option("--duration", min=0, help="Seconds to run (default: forever).")
     ] = None,
+    probe_rate: Annotated[
+        float,
+        typer.Option(
+            "--probe-rate",
+            min=0,
+            help="With --load: probe frames per second among the load, carrying their send time.",
+        ),
+    ] = 0.0,
 ) -> None:
     """Run the simulated coach (or, with --load N, the load generator) as its own process."""
     bustype_, channels, options, settings = _bus_args(bustype, channel, bus_options)
     if load:
-        _run_load(bustype_, channels[0], options, settings, load, duration, _stop_flag())
+        _run_load(
+            bustype_, channels[0], options, settings, load, duration, _stop_flag(), probe_rate
+        )
         return
     from backend.core.logging_config import configure_logging
     from backend.services.simulator.setup import build_coach
@@ -129,6 +139,7 @@ def _run_load(
     buses: int,
     duration: float | None,
     stop: threading.Event,
+    probe_rate: float = 0.0,
 ) -> None:
     from backend.integrations.rvc.spec import DEFAULT_SPEC_PATH, read_spec
     from backend.services.simulator.load import run_load
@@ -143,6 +154,7 @@ def _run_load(
             duration,
             stop=stop.is_set,
             progress=lambda r: typer.echo(f"sent {r.sent} in {r.seconds:.1f} s", err=True),
+            probe_rate=probe_rate,
         )
     finally:
         bus.shutdown()

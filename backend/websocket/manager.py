@@ -98,6 +98,7 @@ class WebSocketManager:
         self._snapshot_cache: tuple[int, str] | None = None
         self._running = False
         self.counters = {"entity_updates": 0, "frames": 0, "dropped_stalled": 0, "errors": 0}
+        self._gone = (0, 0)  # (messages sent, messages lost) of clients that have gone
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -154,9 +155,21 @@ class WebSocketManager:
         return len(self._entity_clients) + len(self._sniffer_clients)
 
     def stats(self) -> dict[str, Any]:
-        """Counters and per-client queues for health and tests."""
+        """Counters and per-client queues for health and tests.
+
+        ``messages_sent`` counts messages written to clients, ``dropped`` what clients lost:
+        stalled clients dropped, resyncs (an entity outbox overflowed) and sniffer frames missed.
+        Both include clients that have gone.
+        """
+        clients = [*self._entity_clients.values(), *self._sniffer_clients.values()]
+        sent, lost = self._gone
+        for client in clients:
+            sent += client.sent
+            lost += _lost(client)
         return {
             **self.counters,
+            "messages_sent": sent,
+            "dropped": self.counters["dropped_stalled"] + lost,
             "entity_clients": len(self._entity_clients),
             "sniffer_clients": len(self._sniffer_clients),
             "tasks": len(self.tasks),
@@ -209,6 +222,8 @@ class WebSocketManager:
             if not self._sniffer_clients:
                 self._release_can()
             await client.shutdown()
+            sent, lost = self._gone
+            self._gone = (sent + client.sent, lost + _lost(client))
 
     # --- entity fan-out --------------------------------------------------------------------------
 
@@ -424,6 +439,15 @@ class WebSocketManager:
                 beat = beat or messages.heartbeat()
                 client.last_sent = now
                 client.reply(beat)
+
+
+def _lost(client: Connection) -> int:
+    """What a client lost to its bounds: resyncs of an entity client, a sniffer's misses."""
+    if isinstance(client, EntityConnection):
+        return client.resyncs
+    if isinstance(client, SnifferConnection):
+        return client.missed_total + client.rate_limited + client.queue_dropped
+    return 0
 
 
 class WebSocketFeature(Feature):

@@ -5,6 +5,11 @@ value variants, so entities keep changing, and with one source address per simul
 sending is then a loop over pre-built messages, a batch per 5 ms tick, with the number due
 computed from the monotonic clock so the rate holds however long a tick takes. On
 ``udp_multicast`` the datagrams are packed once as well.
+
+With ``probe_rate`` some of those frames are *probes*: SOLAR_CONTROLLER_STATUS instance 1 (the
+default mapping's ``solar_controller.roof``) carrying the wall-clock send time in its voltage and
+current fields, so that a client that sees the entity change knows when its frame was sent
+(receivers replace frame timestamps with their own receive time). See :func:`probe_sent_at`.
 """
 
 from __future__ import annotations
@@ -25,6 +30,14 @@ from backend.integrations.rvc.spec import RVCSpec
 FRAMES_PER_BUS = 1800  # about 97 % of a 250 kbit/s bus with 8-byte extended frames
 TICK = 0.005
 VARIANTS = 8
+
+PROBE_DGN = "SOLAR_CONTROLLER_STATUS"
+PROBE_INSTANCE = 1
+PROBE_SOURCE = 160  # the default mapping's solar controller
+PROBE_ENTITY = "solar_controller.roof"
+_PROBE_UNITS = 10_000  # the send time in units of 0.1 ms
+_PROBE_SPAN = 64_000  # raw values per 16-bit field, below RV-C's special values (0xFB00+)
+_PROBE_PERIOD = _PROBE_SPAN * _PROBE_SPAN  # 4.7 days of 0.1 ms: no ambiguity for a latency
 
 # (DGN name, instance, relative weight): the mix of a busy coach's status traffic.
 MIX: tuple[tuple[str, int | None, int], ...] = (
@@ -76,6 +89,37 @@ def build_pool(spec: RVCSpec, buses: int, source_base: int = 0xB0) -> list[tuple
     return pool
 
 
+def probe_frame(spec: RVCSpec, sent_at: float) -> tuple[int, bytes]:
+    """A probe: ``sent_at`` (epoch seconds) in charge_voltage (low) and charge_current (high)."""
+    can_id, _ = Encoder(spec).encode(
+        PROBE_DGN, {}, instance=PROBE_INSTANCE, source_address=PROBE_SOURCE
+    )
+    return can_id, _probe_data(sent_at)
+
+
+def _probe_data(sent_at: float) -> bytes:
+    code = int(sent_at * _PROBE_UNITS) % _PROBE_PERIOD
+    high, low = divmod(code, _PROBE_SPAN)
+    return bytes((PROBE_INSTANCE, low & 0xFF, low >> 8, high & 0xFF, high >> 8, 0xFF, 0xFF, 0xFF))
+
+
+def probe_sent_at(state: dict[str, Any], received_at: float) -> float | None:
+    """When the probe shown in ``state`` (``voltage``, ``current``) was sent; None if not one.
+
+    ``received_at`` (epoch seconds, after the send) resolves the code's 4.7-day period.
+    """
+    voltage, current = state.get("voltage"), state.get("current")
+    if not isinstance(voltage, int | float) or not isinstance(current, int | float):
+        return None
+    low = round(voltage / 0.05)
+    high = round((current + 1600) / 0.05)
+    if not (0 <= low < _PROBE_SPAN and 0 <= high < _PROBE_SPAN):
+        return None
+    code = high * _PROBE_SPAN + low
+    now = int(received_at * _PROBE_UNITS)
+    return (now - (now - code) % _PROBE_PERIOD) / _PROBE_UNITS
+
+
 @dataclass(slots=True)
 class LoadReport:
     """What the load generator sent."""
@@ -84,6 +128,7 @@ class LoadReport:
     rate: float
     seconds: float = 0.0
     sent: int = 0
+    probes: int = 0
     errors: int = 0
     max_lag_ms: float = 0.0
     by_dgn: Counter[str] = field(default_factory=Counter)
@@ -95,6 +140,7 @@ class LoadReport:
             "target_fps": self.rate,
             "seconds": round(self.seconds, 3),
             "sent": self.sent,
+            "probes": self.probes,
             "errors": self.errors,
             "achieved_fps": round(self.sent / self.seconds, 1) if self.seconds else 0.0,
             "max_lag_ms": round(self.max_lag_ms, 2),
@@ -116,6 +162,22 @@ def _fast_sender(bus: can.BusABC, frames: list[tuple[int, bytes]]) -> Callable[[
     return lambda index: send(messages[index])
 
 
+def _frame_sender(bus: can.BusABC) -> Callable[[int, bytes], None]:
+    """A send(can_id, data) function for frames built on the fly."""
+    multicast = getattr(bus, "_multicast", None)
+    if multicast is not None and hasattr(multicast, "send"):
+        from can.interfaces.udp_multicast.utils import pack_message
+
+        send_raw = multicast.send
+        return lambda can_id, data: send_raw(
+            pack_message(can.Message(arbitration_id=can_id, data=data, is_extended_id=True))
+        )
+    send = bus.send
+    return lambda can_id, data: send(
+        can.Message(arbitration_id=can_id, data=data, is_extended_id=True)
+    )
+
+
 def run_load(
     bus: can.BusABC,
     spec: RVCSpec,
@@ -124,15 +186,22 @@ def run_load(
     *,
     stop: Callable[[], bool] = lambda: False,
     progress: Callable[[LoadReport], None] | None = None,
+    probe_rate: float = 0.0,
 ) -> LoadReport:
-    """Send ``buses`` x 1,800 frames/s for ``seconds`` (None: until ``stop()``); blocking."""
+    """Send ``buses`` x 1,800 frames/s for ``seconds`` (None: until ``stop()``); blocking.
+
+    ``probe_rate`` (per second) of those frames are probes (:func:`probe_frame`).
+    """
     frames = build_pool(spec, buses)
     send = _fast_sender(bus, frames)
+    send_frame = _frame_sender(bus)
+    probe_id, _ = probe_frame(spec, 0.0)
     names = [spec.get((i >> 8) & 0x1FFFF) for i, _ in frames]
     report = LoadReport(buses, float(FRAMES_PER_BUS * buses))
     counts = [0] * len(frames)
     cycle: Iterator[int] = itertools.cycle(range(len(frames)))
     rate = report.rate
+    probe_every = max(1, round(rate / probe_rate)) if probe_rate > 0 else 0
     start = time.monotonic()
     next_tick = start
     next_report = start + 1.0
@@ -144,6 +213,15 @@ def run_load(
         report.max_lag_ms = max(report.max_lag_ms, (now - next_tick) * 1000)
         due = int(rate * elapsed) - report.sent
         for _ in range(due):
+            if probe_every and report.sent % probe_every == 0:
+                try:
+                    send_frame(probe_id, _probe_data(time.time()))
+                except (can.CanError, OSError):
+                    report.errors += 1
+                    continue
+                report.probes += 1
+                report.sent += 1
+                continue
             index = next(cycle)
             try:
                 send(index)
