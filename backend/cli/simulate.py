@@ -104,11 +104,17 @@ def simulate(
             bustype_, channels[0], options, settings, load, duration, _stop_flag(), probe_rate
         )
         return
+    from backend.core.entity_errors import MappingError
     from backend.core.logging_config import configure_logging
     from backend.services.simulator.setup import build_coach
 
     configure_logging(settings.logging)
-    coach = build_coach(settings, bustype=bustype_, channels=channels, bus_options=options)
+    try:
+        coach = build_coach(settings, bustype=bustype_, channels=channels, bus_options=options)
+    except MappingError as exc:
+        for line in exc.problems:
+            typer.echo(f"coach mapping error: {line}", err=True)
+        raise typer.Exit(2) from None
 
     async def run() -> None:
         await coach.start()

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import yaml
@@ -21,7 +21,12 @@ import yaml
 from backend.core.entity_errors import MappingError
 from backend.core.entity_model import Binding, Entity
 from backend.core.entity_types import ENTITY_TYPES
+from backend.integrations.rvc.errors import SpecError
+from backend.integrations.rvc.loader import load_config_data
 from backend.integrations.rvc.spec import DgnDefinition, RVCSpec
+
+if TYPE_CHECKING:
+    from backend.core.config import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO_ROOT / "config"
@@ -63,6 +68,60 @@ def resolve_mapping_path(mapping_path: Path | None, coach_model: str | None) -> 
     if coach_model:
         return CONFIG_DIR / f"coach_mapping.{coach_model}.yml"
     return DEFAULT_MAPPING_PATH
+
+
+def shipped_models() -> list[str]:
+    """Names of the shipped mappings (``config/coach_mapping.<model>.yml``)."""
+    return sorted(
+        p.name[len("coach_mapping.") : -len(".yml")] for p in CONFIG_DIR.glob("coach_mapping.*.yml")
+    )
+
+
+def load_coach_mapping(settings: Settings, spec: RVCSpec | None = None) -> CoachMapping:
+    """The mapping the settings select, loaded and checked exactly as start-up does.
+
+    The server's ``entities`` feature, the simulator and :func:`validate_coach_mapping` all
+    load the mapping through here, so they accept and refuse the same files.
+
+    Args:
+        settings: ``rvc.coach_mapping_path`` / ``rvc.coach_model`` choose the file,
+            ``entities.availability_*`` the availability timeouts.
+        spec: the loaded specification (read from ``rvc.spec_path`` when None).
+
+    Raises:
+        MappingError: one ``file:line: what`` line per problem (an unknown coach model too).
+        SpecError: the specification cannot be read.
+    """
+    rvc = settings.rvc
+    path = resolve_mapping_path(rvc.coach_mapping_path, rvc.coach_model)
+    if rvc.coach_mapping_path is None and rvc.coach_model and not path.is_file():
+        raise MappingError(
+            str(path),
+            [
+                f"COACHIQ_RVC__COACH_MODEL: unknown coach model {rvc.coach_model!r} (no {path}); "
+                f"models: {', '.join(shipped_models())}"
+            ],
+        )
+    if spec is None:
+        spec = load_config_data(rvc.spec_path).spec
+    entities = settings.entities
+    availability = Availability(entities.availability_floor, entities.availability_grace)
+    return load_mapping(path, spec, availability)
+
+
+def validate_coach_mapping(settings: Settings) -> list[str]:
+    """Problems of the mapping the settings select, one ``file:line: where: what`` line each.
+
+    An empty list means the mapping loads (what ``coachiq serve`` and ``coachiq config
+    validate`` check before anything starts).
+    """
+    try:
+        load_coach_mapping(settings)
+    except MappingError as exc:
+        return list(exc.problems)
+    except SpecError as exc:
+        return [f"RV-C specification: {exc}"]
+    return []
 
 
 @cache

@@ -19,7 +19,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from backend.core.coach_mapping import Availability, load_mapping, resolve_mapping_path
+from backend.core.coach_mapping import load_coach_mapping
+from backend.core.coach_mapping import (  # re-exported: the CLI checks a mapping through here
+    validate_coach_mapping as validate_coach_mapping,
+)
 from backend.core.config import EntitiesSettings
 from backend.core.entity_errors import (
     CommandTransportError,
@@ -458,12 +461,7 @@ class EntitiesFeature(Feature):
         rvc = self.context.dependency("rvc").service  # pyright: ignore[reportAttributeAccessIssue]
         can_service = self.context.dependency("can").service  # pyright: ignore[reportAttributeAccessIssue]
         entities = settings.entities
-        path = resolve_mapping_path(settings.rvc.coach_mapping_path, settings.rvc.coach_model)
-        mapping = load_mapping(
-            path,
-            _spec_of(rvc, settings.rvc.spec_path),
-            Availability(entities.availability_floor, entities.availability_grace),
-        )
+        mapping = load_coach_mapping(settings, _spec_of(rvc, settings.rvc.spec_path))
         self._manager = EntityManager(
             mapping,
             history_count=entities.history_count,
@@ -480,7 +478,7 @@ class EntitiesFeature(Feature):
         )
         self._unsubscribe = can_service.add_listener(self._on_frame)
         self._task = asyncio.create_task(self._check_availability(), name="entities-availability")
-        logger.info("Coach mapping %s: %d entities", path, len(mapping.entities))
+        logger.info("Coach mapping %s: %d entities", mapping.path, len(mapping.entities))
 
     def _on_frame(self, event: FrameEvent) -> None:
         message = event.decoded

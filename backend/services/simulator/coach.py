@@ -1,4 +1,4 @@
-"""Which devices the simulated coach has: from the coach mapping, or the built-in default coach.
+"""Which devices the simulated coach has: from the coach mapping (a built-in coach for tests).
 
 Models are chosen by the DGNs an entity names (a light on DC_LOAD_COMMAND is a load; an awning
 driven as a pair of dimmer outputs is two dimmers), then by the entity type.
@@ -107,7 +107,7 @@ def _light(entity_id: str, instance: int, dimmable: bool = True) -> DeviceSpec:
 
 
 def default_devices() -> list[DeviceSpec]:
-    """The built-in coach (used when no mapping file describes one)."""
+    """A built-in coach for tests (the simulator itself always simulates the mapping)."""
     return [
         _light("light_living_ceiling", 1),
         _light("light_living_accent", 2),

@@ -1,107 +1,72 @@
-"""Simulated devices from a coach mapping file (docs/coach-mapping.md), so the simulated coach and
-the server's entities never disagree."""
+"""Simulated devices from a coach mapping, loaded and checked by the server's own loader
+(``backend.core.coach_mapping``), so the simulated coach and the server's entities never
+disagree: a file the server refuses, the simulator refuses with the same lines."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-from backend.integrations.rvc.spec import REPO_ROOT, RVCSpec
+from backend.core.coach_mapping import DEFAULT_MAPPING_PATH, CoachMapping, load_mapping
+from backend.core.entity_model import Entity
+from backend.integrations.rvc.spec import RVCSpec
 from backend.services.simulator.model import DeviceSpec
 
-DEFAULT_MAPPING_PATH = REPO_ROOT / "config" / "coach_mapping.default.yml"
+__all__ = ["DEFAULT_MAPPING_PATH", "devices_from_mapping", "read_mapping_devices"]
 
 
-class MappingReadError(Exception):
-    """The coach mapping cannot be read."""
+def _device(entity: Entity, entity_id: str, instance: int | None, **options: object) -> DeviceSpec:
+    bindings = [b for b in entity.bindings if b.role is None or entity_id.endswith(f"#{b.role}")]
+    base_options = dict(entity.attributes)
+    if "kind" in base_options:
+        base_options.setdefault("fluid", base_options["kind"])
+    base_options["dimmable"] = "dimmable" in entity.capabilities
+    base_options.update(options)
+    return DeviceSpec(
+        entity_id=entity_id,
+        type=entity.entity_type,
+        instance=instance,
+        status_dgns=tuple(dict.fromkeys(b.dgn_name for b in bindings)),
+        command_dgns=(entity.command_dgn,) if entity.command_dgn else (),
+        name=entity.name,
+        interface=entity.interface,
+        options=base_options,
+        source_address=entity.source_address,
+        status_extra={b.dgn_name: dict(b.match) for b in bindings if b.match},
+        status_instances={
+            b.dgn_name: b.instance
+            for b in bindings
+            if b.role is None and b.instance is not None and b.instance != instance
+        },
+    )
 
 
-def _dgn_name(spec: RVCSpec, item: Any) -> str:
-    definition = spec.get(str(item))
-    return definition.name if definition is not None else str(item)
+def devices_from_mapping(mapping: CoachMapping) -> list[DeviceSpec]:
+    """One device per entity (two for a ``dimmer_pair``: one dimmer output per direction).
 
-
-def devices_from_mapping(data: Mapping[str, Any], spec: RVCSpec) -> list[DeviceSpec]:
-    """One device per entity (two for a ``dimmer_pair``: one dimmer output per direction)."""
-    default_interface = str((data.get("defaults") or {}).get("interface", "house"))
+    A device broadcasts the status DGNs its entity is bound to and accepts its command DGN.
+    """
     devices: list[DeviceSpec] = []
-    for entity in data.get("entities") or ():
-        if not isinstance(entity, Mapping) or "entity_id" not in entity:
-            continue
-        statuses: list[str] = []
-        extra: dict[str, dict[str, Any]] = {}
-        instances: dict[str, int] = {}
-        for item in entity.get("status") or ():
-            if isinstance(item, Mapping):
-                name = _dgn_name(spec, item.get("dgn"))
-                if item.get("match"):
-                    extra[name] = dict(item["match"])
-                if item.get("instance") is not None:
-                    instances[name] = int(item["instance"])
-            else:
-                name = _dgn_name(spec, item)
-            statuses.append(name)
-        command = entity.get("command", ...)
-        commands: tuple[str, ...] | None
-        if command is ...:
-            commands = None
-        elif command is None:
-            commands = ()
-        else:
-            commands = (_dgn_name(spec, command),)
-        options = dict(entity.get("attributes") or {})
-        if "kind" in options:
-            options.setdefault("fluid", options["kind"])
-        capabilities = entity.get("capabilities")
-        if capabilities is not None:
-            options["dimmable"] = "dimmable" in capabilities
-        base = {
-            "type": str(entity.get("type", "")),
-            "status_dgns": tuple(statuses),
-            "command_dgns": commands,
-            "name": str(entity.get("name", "")),
-            "interface": str(entity.get("interface", default_interface)),
-            "source_address": entity.get("source_address"),
-            "status_extra": extra,
-            "status_instances": instances,
-        }
-        pair = entity.get("instances")
-        if entity.get("control") == "dimmer_pair" and isinstance(pair, Mapping):
-            for role, instance in pair.items():
+    for entity in mapping.entities:
+        if entity.control.roles:
+            for role in entity.control.roles:
                 devices.append(
-                    DeviceSpec(
-                        entity_id=f"{entity['entity_id']}#{role}",
-                        instance=int(instance),
-                        options={**options, "dimmable": False, "watts": 60.0},
-                        **base,
+                    _device(
+                        entity,
+                        f"{entity.entity_id}#{role}",
+                        entity.instances[role],
+                        dimmable=False,
+                        watts=60.0,
                     )
                 )
             continue
-        instance = entity.get("instance")
-        devices.append(
-            DeviceSpec(
-                entity_id=str(entity["entity_id"]),
-                instance=None if instance is None else int(instance),
-                options=options,
-                **base,
-            )
-        )
+        devices.append(_device(entity, entity.entity_id, entity.instance))
     return devices
 
 
 def read_mapping_devices(path: Path, spec: RVCSpec) -> list[DeviceSpec]:
-    """Read ``path`` and build its devices.
+    """Load ``path`` with the server's loader and build its devices.
 
     Raises:
-        MappingReadError: the file is missing or not YAML.
+        MappingError: the file is missing, not YAML or not a valid mapping (``file:line`` lines).
     """
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise MappingReadError(f"cannot read coach mapping {path}: {exc}") from exc
-    if not isinstance(data, Mapping):
-        raise MappingReadError(f"{path}: a coach mapping must be a mapping")
-    return devices_from_mapping(data, spec)
+    return devices_from_mapping(load_mapping(path, spec))

@@ -1,24 +1,16 @@
-"""Building a simulated coach from settings: spec, devices (mapping or built-in) and options."""
+"""Building a simulated coach from settings: spec, the settings' coach mapping and options."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+from backend.core.coach_mapping import load_coach_mapping
 from backend.core.config import Settings
 from backend.integrations.rvc.spec import DEFAULT_SPEC_PATH, RVCSpec, read_spec
-from backend.services.simulator.coach import default_devices
 from backend.services.simulator.engine import SimOptions, SimulatedCoach
-from backend.services.simulator.mapping import (
-    DEFAULT_MAPPING_PATH,
-    MappingReadError,
-    read_mapping_devices,
-)
+from backend.services.simulator.mapping import devices_from_mapping
 from backend.services.simulator.model import DeviceSpec
-
-logger = logging.getLogger(__name__)
 
 
 def options_from_settings(settings: Settings) -> SimOptions:
@@ -34,27 +26,14 @@ def options_from_settings(settings: Settings) -> SimOptions:
     )
 
 
-def mapping_path(settings: Settings) -> Path:
-    """The coach mapping the server uses (and so the simulator too)."""
-    rvc = settings.rvc
-    if rvc.coach_mapping_path is not None:
-        return rvc.coach_mapping_path
-    if rvc.coach_model:
-        return DEFAULT_MAPPING_PATH.with_name(f"coach_mapping.{rvc.coach_model}.yml")
-    return DEFAULT_MAPPING_PATH
-
-
 def coach_devices(settings: Settings, spec: RVCSpec) -> list[DeviceSpec]:
-    """Devices of the mapping file; the built-in coach when there is none."""
-    path = mapping_path(settings)
-    if not path.exists():
-        logger.info("simulator: no coach mapping at %s; simulating the built-in coach", path)
-        return default_devices()
-    try:
-        return read_mapping_devices(path, spec)
-    except MappingReadError as exc:
-        logger.error("simulator: %s; simulating the built-in coach", exc)
-        return default_devices()
+    """Devices of the mapping the server uses, loaded by the server's loader.
+
+    Raises:
+        MappingError: the mapping (a configured path or model, or the default) is missing or
+            invalid; its ``file:line`` lines say why. There is no fallback coach.
+    """
+    return devices_from_mapping(load_coach_mapping(settings, spec))
 
 
 def build_coach(
@@ -65,7 +44,11 @@ def build_coach(
     bus_options: dict[str, Any] | None = None,
     spec: RVCSpec | None = None,
 ) -> SimulatedCoach:
-    """A coach on the settings' bus (or the one given), with the settings' mapping."""
+    """A coach on the settings' bus (or the one given), with the settings' mapping.
+
+    Raises:
+        MappingError: the settings' coach mapping cannot be used (see :func:`coach_devices`).
+    """
     spec = spec or read_spec(settings.rvc.spec_path or DEFAULT_SPEC_PATH)
     can_settings = settings.can
     chosen = list(channels or [c for c in can_settings.interfaces if not c.startswith("replay:")])
