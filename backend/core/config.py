@@ -72,6 +72,17 @@ class CANSettings(_Section):
         default=0xF9, ge=0, le=253, description="Source address CoachIQ transmits from (0-253)."
     )
     rx_queue_size: int = Field(default=20000, ge=10, description="Receive queue bound (frames).")
+    rx_batch_window_ms: float = Field(
+        default=20.0,
+        ge=0,
+        le=50,
+        description="Milliseconds a readable bus socket waits so its frames are read in one batch.",
+    )
+    rx_socket_buffer: int = Field(
+        default=4 * 2**20,
+        ge=0,
+        description="Receive buffer (bytes) asked for socket buses; capped by net.core.rmem_max.",
+    )
     tx_queue_size: int = Field(default=256, ge=1, description="Transmit queue bound per interface.")
     sniffer_size: int = Field(default=1000, ge=1, description="Frames kept by the sniffer.")
     group_size: int = Field(default=500, ge=1, description="Command/response groups kept.")

@@ -57,6 +57,8 @@ class CANInterfaceService:
                 sink,
                 bitrate=settings.bitrate,
                 rx_queue_size=settings.rx_queue_size,
+                rx_window=settings.rx_batch_window_ms / 1000.0,
+                rx_socket_buffer=settings.rx_socket_buffer,
                 tx_queue_size=settings.tx_queue_size,
                 tx_max_age=settings.tx_max_age,
                 backoff_initial=settings.reconnect_initial,
