@@ -241,7 +241,12 @@ def fault_alert(source: int, signals: dict[str, Any]) -> Alert:
     red = _lamp_on(signals.get("red_lamp_status"))
     spn = _spn(signals)
     fmi = signals.get("fmi")
-    detail = f" (SPN {spn}, FMI {fmi})" if spn is not None else ""
+    if spn is None:
+        detail = ""
+    elif isinstance(fmi, str):  # the decoder names the failure mode (spec table 3.2.5)
+        detail = f" (SPN {spn}: {fmi.replace('_', ' ')})"
+    else:
+        detail = f" (SPN {spn}, FMI {fmi})"
     return Alert(
         f"fault:{source}",
         "fault",

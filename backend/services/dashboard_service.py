@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from backend.core.config import DashboardSettings
+from backend.integrations.can.tasks import cancel_and_wait
 from backend.services.dashboard_alerts import (
     MOTOR_TYPES,
     Alert,
@@ -120,10 +121,7 @@ class DashboardService:
                 unsubscribe()
         self._unsubscribers.clear()
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     def _subscribe(self, source: Any, method: str, callback: Callable[..., Any]) -> None:
         subscribe = getattr(source, method, None) if source is not None else None
@@ -399,8 +397,16 @@ class DashboardService:
         entity_ids: list[str] | None = None,
         entity_type: str | None = None,
         area: str | None = None,
+        client: str | None = None,
     ) -> list[dict[str, Any]]:
         """Apply ``action`` to many entities; one result per entity, motor loads always skipped.
+
+        Args:
+            action: ``on`` or ``off``.
+            entity_ids: the entities, or None to select by ``entity_type`` and ``area``.
+            entity_type: select entities of this type.
+            area: select entities in this area.
+            client: who asks (the client's address), recorded in the command audit.
 
         Raises:
             BulkRequestError: unknown action, or neither ids nor a type/area filter given.
@@ -434,7 +440,9 @@ class DashboardService:
                 f"{len(targets)} entities selected; at most {MAX_BULK_TARGETS} per bulk action"
             )
         for entity in targets:
-            results.append(await self._bulk_one(entity, command, explicit=bool(entity_ids)))
+            results.append(
+                await self._bulk_one(entity, command, explicit=bool(entity_ids), client=client)
+            )
         self._add(
             "bulk",
             f"Bulk '{action}': {sum(r['status'] == 'accepted' for r in results)} accepted, "
@@ -444,7 +452,7 @@ class DashboardService:
         return [r for r in results if r["status"] != "ignored"]
 
     async def _bulk_one(
-        self, entity: dict[str, Any], command: dict[str, Any], *, explicit: bool
+        self, entity: dict[str, Any], command: dict[str, Any], *, explicit: bool, client: str | None
     ) -> dict[str, Any]:
         entity_id = str(entity.get("entity_id"))
         etype = str(entity.get("type", ""))
@@ -456,7 +464,7 @@ class DashboardService:
         if self._entity_service is None:
             return _result(entity_id, "error", "entity control is not running", 503)
         try:
-            answer = self._entity_service.execute_command(entity_id, dict(command))
+            answer = self._entity_service.execute_command(entity_id, dict(command), client=client)
             if inspect.isawaitable(answer):
                 answer = await answer
         except asyncio.CancelledError:

@@ -16,7 +16,12 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.websockets import (
+    WebSocket,
+    WebSocketDisconnect,
+    WebSocketDisconnected,
+    WebSocketState,
+)
 
 from backend.websocket import messages
 from backend.websocket.messages import SnifferFilter, Subscription
@@ -26,8 +31,16 @@ logger = logging.getLogger(__name__)
 # Yield to the loop after this many back-to-back sends so one long batch cannot hog it.
 _SENDS_PER_YIELD = 64
 _CLOSE_TIMEOUT = 1.0
+# The outbox key of a queued snapshot (entity ids are never empty nor start with NUL).
+SNAPSHOT_KEY = "\x00snapshot"
+_INTERNAL_ERROR = messages.error(
+    "internal_error", "the server failed to handle this message; it has been logged"
+)
 
 MessageHandler = Callable[["Connection", "str | bytes | None"], Awaitable[None]]
+ErrorCounter = Callable[[], None]
+# What a send or receive raises when the peer has gone: the end of a connection, not an error.
+_GONE = (WebSocketDisconnect, WebSocketDisconnected, OSError)
 
 
 class Outbox:
@@ -75,6 +88,14 @@ class Outbox:
     def clear(self) -> None:
         """Discard everything queued."""
         self._items.clear()
+
+    def clear_updates(self) -> int:
+        """Discard keyed messages (entity updates, a snapshot), keep replies; returns how many."""
+        items = self._items
+        keys = [key for key in items if isinstance(key, str)]
+        for key in keys:
+            del items[key]
+        return len(keys)
 
     def pop(self) -> str | None:
         """The oldest message, or None when empty (which also re-arms :meth:`wait`)."""
@@ -129,12 +150,15 @@ class Connection:
         queue_size: int,
         batch_window: float,
         handler: MessageHandler,
+        on_error: ErrorCounter | None = None,
     ) -> None:
         self.websocket = websocket
         self.client_id = client_id
         self.outbox = Outbox(queue_size)
         self.batch_window = batch_window
         self._handler = handler
+        self._on_error = on_error
+        self.errors = 0
         self.connected_at = time.time()
         self.last_sent = time.monotonic()
         self.send_started: float | None = None
@@ -148,6 +172,16 @@ class Connection:
     def name(self) -> str:
         """A short name for logs and task names."""
         return f"ws-{self.kind}-{self.client_id}"
+
+    @property
+    def peer(self) -> str:
+        """Who this is for the command audit: the peer's address and the channel.
+
+        Example: ``"192.168.1.20 (websocket)"``; REST commands record the bare address.
+        """
+        address = self.websocket.client
+        host = address.host if address is not None else "unknown"
+        return f"{host} (websocket)"
 
     @property
     def tasks(self) -> list[asyncio.Task[None]]:
@@ -220,7 +254,22 @@ class Connection:
         started = self.send_started
         return 0.0 if started is None else now - started
 
+    def _report_error(self, what: str) -> None:
+        """Count and log an unexpected exception (call from an ``except`` block)."""
+        self.errors += 1
+        if self._on_error is not None:
+            self._on_error()
+        logger.exception("WebSocket %s: %s failed", self.name, what)
+
     async def _send_loop(self) -> None:
+        try:
+            await self._send_all()
+        except _GONE:
+            pass  # the peer went; run() notices the finished task and cleans up
+        except Exception:
+            self._report_error("send")
+
+    async def _send_all(self) -> None:
         outbox = self.outbox
         send = self.websocket.send
         window = self.batch_window
@@ -243,10 +292,18 @@ class Connection:
     async def _receive_loop(self) -> None:
         receive = self.websocket.receive
         while True:
-            message = await receive()
+            try:
+                message = await receive()
+            except _GONE:
+                return
             if message["type"] == "websocket.disconnect":
                 return
-            await self._handler(self, message.get("text", message.get("bytes")))
+            try:
+                await self._handler(self, message.get("text", message.get("bytes")))
+            except Exception:
+                # A bug in handling one message must not end the connection silently.
+                self._report_error("handling a message")
+                self.reply(_INTERNAL_ERROR)
 
     def reply(self, text: str) -> None:
         """Queue a reply to this client (ping, error, acknowledgement)."""
@@ -266,6 +323,8 @@ class Connection:
             "queued": len(self.outbox),
             "sent": self.sent,
             "coalesced": self.outbox.coalesced,
+            "send_blocked_s": round(self.stalled_for(time.monotonic()), 3),
+            "errors": self.errors,
             "connected_at": self.connected_at,
         }
 
@@ -286,11 +345,21 @@ class EntityConnection(Connection):
         if not self.outbox.put_keyed(entity_id, text):
             self.on_overflow()
 
+    def send_snapshot(self) -> None:
+        """Queue a snapshot of the subscription; it supersedes queued updates and snapshots.
+
+        Replies already queued stay, so a client that keeps subscribing without reading holds
+        one snapshot, its acknowledgements and at most one update per entity.
+        """
+        self.outbox.clear_updates()
+        if not self.outbox.put_keyed(SNAPSHOT_KEY, self._snapshot(self.subscription)):
+            self.on_overflow()
+
     def on_overflow(self) -> None:
         """A client this far behind gets a fresh snapshot instead of a partial backlog."""
         self.outbox.clear()
         self.resyncs += 1
-        self.outbox.put(self._snapshot(self.subscription))
+        self.outbox.put_keyed(SNAPSHOT_KEY, self._snapshot(self.subscription))
 
     def stats(self) -> dict[str, Any]:
         """Counters for health and tests."""

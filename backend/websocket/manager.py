@@ -188,12 +188,13 @@ class WebSocketManager:
             self.settings.queue_size,
             self.settings.batch_window_ms / 1000.0,
             self._handle_entity_message,
+            on_error=self._count_error,
             snapshot=self.snapshot_text,
         )
         # Registering and queueing the snapshot happen with no await in between, so no change
         # can fall between the snapshot and the first update.
         self._entity_clients[client.client_id] = client
-        client.reply(self.snapshot_text(client.subscription))
+        client.send_snapshot()
         await self._serve(client, self._entity_clients)
 
     async def serve_sniffer(self, websocket: WebSocket) -> None:
@@ -204,11 +205,16 @@ class WebSocketManager:
             self.settings.queue_size,
             self.settings.batch_window_ms / 1000.0,
             self._handle_sniffer_message,
+            on_error=self._count_error,
             rate_limit=self.settings.sniffer_rate_limit,
         )
         self._sniffer_clients[client.client_id] = client
         self._acquire_can()
         await self._serve(client, self._sniffer_clients)
+
+    def _count_error(self) -> None:
+        """A client's sender or message handler raised something unexpected (it is logged)."""
+        self.counters["errors"] += 1
 
     async def _serve(self, client: Connection, registry: dict[int, Any]) -> None:
         try:
@@ -363,11 +369,11 @@ class WebSocketManager:
             if unknown:
                 ack["unknown_entity_ids"] = unknown
         # Updates queued under the old subscription may no longer be wanted; the new snapshot
-        # carries the current state of everything the new one selects.
+        # carries the current state of everything the new one selects. Replies already queued
+        # (pong, command_result, error) still go out, in order.
         client.subscription = subscription
-        client.outbox.clear()
         client.reply(messages.encode(ack))
-        client.reply(self.snapshot_text(subscription))
+        client.send_snapshot()
 
     async def _command(self, client: EntityConnection, message: ClientMessage) -> None:
         body = message.body
@@ -385,9 +391,7 @@ class WebSocketManager:
                 message.request_id,
             )
         try:
-            accepted = self.entity_service.execute_command(
-                entity_id, body, client=f"websocket:{client.client_id}"
-            )
+            accepted = self.entity_service.execute_command(entity_id, body, client=client.peer)
             if inspect.isawaitable(accepted):
                 accepted = await accepted
         except asyncio.CancelledError:

@@ -100,14 +100,18 @@ class FakeEntityService:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.clients: list[str | None] = []  # who asked, as the command audit records it
         self.listeners: list[Callable[[Any], None]] = []
         self.reject: dict[str, Rejected] = {}
         self._ids = itertools.count(1)
 
-    async def execute_command(self, entity_id: str, command: dict[str, Any]) -> dict[str, Any]:
+    async def execute_command(
+        self, entity_id: str, command: dict[str, Any], *, client: str | None = None
+    ) -> dict[str, Any]:
         if entity_id in self.reject:
             raise self.reject[entity_id]
         self.sent.append((entity_id, command))
+        self.clients.append(client)
         command_id = f"cmd-{next(self._ids)}"
         self.publish(
             {

@@ -83,10 +83,13 @@ def test_bulk_by_ids() -> None:
             "/api/dashboard/bulk",
             json={"action": "on", "entity_ids": ["light.galley_ceiling", "missing.one"]},
         )
+        service = c.app.state.feature_manager.get_feature("entities").service  # pyright: ignore[reportAttributeAccessIssue]
     assert [(r["entity_id"], r["status"]) for r in response.json()["results"]] == [
         ("missing.one", "error"),
         ("light.galley_ceiling", "accepted"),
     ]
+    # The command audit's "who" is the requesting client's address, as for REST commands.
+    assert service.clients == ["testclient"]
 
 
 def test_bad_bulk_requests_are_422_with_the_reason() -> None:

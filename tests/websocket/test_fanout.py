@@ -11,6 +11,7 @@ import json
 import time
 from typing import Any
 
+import httpx
 import pytest
 import websockets
 from fastapi import FastAPI
@@ -32,6 +33,7 @@ from tests.websocket.harness import (
     running_server,
 )
 
+ON = {"command": "set", "state": "on"}
 ENTITIES = [
     entity("galley_light", "light", "galley", state="off", brightness=0),
     entity("bedroom_light", "light", "bedroom", state="on", brightness=40),
@@ -140,10 +142,35 @@ async def test_subscriptions_narrow_the_stream() -> None:
         assert (await expect_type(ws, "entity_update"))["entity_id"] == "fresh_tank"
 
 
+async def test_a_subscribe_keeps_replies_queued_before_it() -> None:
+    # The window holds the first queued message for 50 ms: the ping, the command and the
+    # subscribe are all handled while the pong and the command's answer still wait in the outbox.
+    app, fakes = fake_app(batch_window_ms=50)
+    async with running_server(app) as base, websockets.connect(f"{base}/ws/entities") as ws:
+        await expect_type(ws, "snapshot")
+        fakes.entities.change("galley_light", state="on", brightness=30)  # queued, then unwanted
+        await ws.send(json.dumps({"type": "ping", "id": "p1"}))
+        await ws.send(json.dumps({"type": "command", "id": "c1", "entity_id": "galley_light"} | ON))
+        await ws.send(json.dumps({"type": "subscribe", "areas": ["bedroom"], "id": "s1"}))
+        received = []
+        async with asyncio.timeout(5):
+            while not received or received[-1]["type"] != "snapshot":
+                received.append(check_server_message(await ws.recv()))
+        assert [(m["type"], m.get("id")) for m in received] == [
+            ("pong", "p1"),
+            ("command_result", "c1"),
+            ("subscribed", "s1"),
+            ("snapshot", None),
+        ]
+        assert received[1]["status"] == "pending"
+        assert [e["entity_id"] for e in received[-1]["entities"]] == ["bedroom_light"]
+
+
 @pytest.mark.parametrize(
     ("sent", "code", "fragment"),
     [
         ("{not json", "invalid_json", "not valid JSON"),
+        (b"\x00\x01binary", "invalid_message", "binary"),
         ("[1, 2]", "invalid_message", "JSON object"),
         ('{"no": "type"}', "invalid_message", "'type'"),
         ('{"type": "shout", "text": "hi all"}', "unknown_type", "command, ping, subscribe"),
@@ -154,7 +181,7 @@ async def test_subscriptions_narrow_the_stream() -> None:
     ],
 )
 async def test_malformed_messages_get_an_error_and_reach_nobody_else(
-    sent: str, code: str, fragment: str
+    sent: str | bytes, code: str, fragment: str
 ) -> None:
     app, _ = fake_app(batch_window_ms=0)
     async with (
@@ -203,7 +230,11 @@ async def test_commands_are_answered_and_results_pushed() -> None:
         assert accepted["id"] == "c1"
         # The same body REST takes reaches the service, without the envelope.
         assert fakes.commands.calls == [
-            ("galley_light", {"command": "set", "state": "on", "brightness": 60}, "websocket:1")
+            (
+                "galley_light",
+                {"command": "set", "state": "on", "brightness": 60},
+                "127.0.0.1 (websocket)",  # the command audit's "who"
+            )
         ]
         fakes.commands.finish("cmd-1", "galley_light", "confirmed")
         for client in (ws, watcher):
@@ -223,6 +254,42 @@ async def test_commands_are_answered_and_results_pushed() -> None:
         assert rejected["error"]["code"] == "invalid_command"
         assert rejected["error"]["http_status"] == 422
         assert "set" in rejected["error"]["message"]
+
+
+async def test_a_failing_handler_answers_internal_error_is_counted_and_the_client_stays(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app, fakes = fake_app(batch_window_ms=0)
+    async with (
+        running_server(app) as base,
+        websockets.connect(f"{base}/ws/entities") as ws,
+        websockets.connect(f"{base}/ws/entities") as other,
+    ):
+        await expect_type(ws, "snapshot")
+        await expect_type(other, "snapshot")
+        listing = fakes.entities.get_all_entities
+
+        def broken() -> list[dict]:
+            raise RuntimeError("entity store exploded")
+
+        fakes.entities.get_all_entities = broken  # a subscribe by id lists the entities
+        await ws.send(json.dumps({"type": "subscribe", "entity_ids": ["galley_light"], "id": 3}))
+        error = await expect_type(ws, "error")
+        assert error["code"] == "internal_error"
+        assert "exploded" not in error["message"]  # no internals to the client; they are logged
+        assert "entity store exploded" in caplog.text
+        fakes.entities.get_all_entities = listing
+        # The connection and the other client carry on; the error is counted where health shows.
+        await ws.send('{"type": "ping", "id": "after"}')
+        assert (await expect_type(ws, "pong"))["id"] == "after"
+        fakes.entities.change("galley_light", brightness=5)
+        for client in (ws, other):
+            assert (await expect_type(client, "entity_update"))["entity_id"] == "galley_light"
+        async with httpx.AsyncClient(base_url=base.replace("ws://", "http://")) as http:
+            features = (await http.get("/api/features")).json()["features"]
+        websocket = next(f for f in features if f["name"] == "websocket")
+        assert websocket["health"]["details"]["errors"] == 1
+        assert manager_of(app).counters["errors"] == 1
 
 
 async def test_heartbeat_goes_to_idle_clients() -> None:

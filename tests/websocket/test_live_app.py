@@ -10,13 +10,14 @@ import asyncio
 import itertools
 import json
 import os
-import statistics
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import can
+import httpx
 import websockets
 
 from backend.integrations.rvc import encode, load_config_data
@@ -62,14 +63,21 @@ def next_message(bus: can.BusABC, name: str, within: float = 2.0) -> Any:
 
 @asynccontextmanager
 async def live_app(
-    sndbuf: int | None = None, **websocket: Any
+    sndbuf: int | None = None, sections: dict[str, Any] | None = None, **websocket: Any
 ) -> AsyncIterator[tuple[str, can.BusABC]]:
-    """The real app on a fresh virtual channel; yields its ws:// base and a peer bus."""
+    """The real app on a fresh virtual channel; yields its ws:// base and a peer bus.
+
+    Args:
+        sndbuf: SO_SNDBUF of the server's accepted sockets (see ``running_server``).
+        sections: more settings sections, e.g. ``{"persistence": {...}}``.
+        **websocket: WebSocket settings.
+    """
     channel = f"wslive-{os.getpid()}-{next(_channels)}"
     settings = make_settings(
         can={"interfaces": [channel], "bustype": "virtual", "address_claiming": False},
         features={"enable_simulator": False},
         websocket={"batch_window_ms": 5, **websocket},
+        **(sections or {}),
     )
     app = create_app(settings)
     peer = can.Bus(interface="virtual", channel=channel)
@@ -176,6 +184,35 @@ async def test_subscription_ping_and_malformed_on_the_real_app() -> None:
         assert (await expect_type(ws, "pong"))["id"] == "x"
 
 
+async def test_the_command_audit_names_the_websocket_client(tmp_path: Path) -> None:
+    persistence = {"persistence": {"enabled": True, "data_dir": tmp_path / "data"}}
+    async with (
+        live_app(sections=persistence) as (base, peer),
+        websockets.connect(f"{base}/ws/entities") as ws,
+        httpx.AsyncClient(base_url=base.replace("ws://", "http://")) as http,
+    ):
+        await expect_type(ws, "snapshot")
+        peer.send(dimmer_status(2, 0))  # the light reports, so it accepts commands
+        await receive_until(ws, lambda m: m.get("entity_id") == GALLEY)
+        command = {"type": "command", "id": 9, "entity_id": GALLEY, "command": "set"}
+        await ws.send(json.dumps(command | {"state": "on", "brightness": 40}))
+        accepted = await receive_until(ws, lambda m: m["type"] == "command_result")
+        assert accepted["status"] == "pending", accepted
+        peer.send(dimmer_status(2, 40))  # the device confirms
+        result = await receive_until(ws, lambda m: m["type"] == "command_result")
+        assert result["status"] == "confirmed"
+        entries: list[dict[str, Any]] = []
+        async with asyncio.timeout(10):  # the history writer flushes every half second
+            while not entries:
+                response = await http.get("/api/persistence/audit", params={"entity_id": GALLEY})
+                assert response.status_code == 200, response.text
+                entries = response.json()["entries"]
+                await asyncio.sleep(0.1)
+        assert [(e["command_id"], e["status"], e["client"]) for e in entries] == [
+            (accepted["command_id"], "confirmed", "127.0.0.1 (websocket)")
+        ]
+
+
 def manager_of(base: str) -> WebSocketManager:
     return LIVE_APPS[base].state.feature_manager.get_feature("websocket").service
 
@@ -190,13 +227,13 @@ def dimmer_lights(snapshot: dict[str, Any]) -> dict[str, int]:
 
 
 class Producer:
-    """Sends dimmer status frames, each one a change, and remembers when each was sent."""
+    """Sends dimmer status frames, each one a change, and remembers the last per instance."""
 
     def __init__(self, peer: can.BusABC, instances: list[int], period: float) -> None:
         self.peer = peer
         self.instances = instances
         self.period = period
-        self.sent_at: dict[tuple[int, float], float] = {}
+        self.last_brightness: dict[int, float] = {}
         self.count = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -204,8 +241,8 @@ class Producer:
         while True:
             instance = self.instances[self.count % len(self.instances)]
             brightness = (self.count % 200) * 0.5
-            self.sent_at[(instance, brightness)] = time.time()
             self.peer.send(dimmer_status(instance, brightness))
+            self.last_brightness[instance] = brightness
             self.count += 1
             await asyncio.sleep(self.period)
 
@@ -219,64 +256,82 @@ class Producer:
 
 
 async def test_stalled_client_is_bounded_and_dropped_while_20_readers_keep_up() -> None:
+    # Behaviour only: latency is measured by benchmarks/ws_latency.py, not here. The one time
+    # bound (the readers' final state) is seconds, so a loaded 2-core CI machine cannot miss it.
     async with live_app(sndbuf=4096, stall_timeout=1.0, batch_window_ms=10) as (base, peer):
         manager = manager_of(base)
-        latencies: list[float] = []
-        # A client that keeps asking for snapshots and never reads them: the server's writes to
-        # it block after a few hundred kilobytes at most.
+        # A client that asks for snapshots until its socket is full and never reads them: the
+        # server's writes to it block after a few hundred kilobytes at most.
         async with stalled_client(f"{base}/ws/entities") as stalled_send:
             readers = [await websockets.connect(f"{base}/ws/entities") for _ in range(20)]
             snapshots = [await expect_type(ws, "snapshot") for ws in readers]
             lights = dimmer_lights(snapshots[0])
             entity_count = len(snapshots[0]["entities"])
             assert len(lights) >= 3
+            # Per reader: when each update arrived, and the last brightness seen per light.
+            arrivals: list[list[float]] = [[] for _ in readers]
+            seen: list[dict[str, float]] = [{} for _ in readers]
             stop = asyncio.Event()
+            progress = asyncio.Event()  # set on every update a reader sees
 
-            async def read(ws: Any, producer: Producer) -> None:
+            async def read(i: int, ws: Any) -> None:
                 while not stop.is_set():
                     try:
                         async with asyncio.timeout(0.2):
                             text = await ws.recv()
                     except TimeoutError:
                         continue
-                    received = time.time()
                     message = json.loads(text)
                     if message["type"] == "entity_update" and message["entity_id"] in lights:
-                        key = (lights[message["entity_id"]], message["state"]["brightness"])
-                        latencies.append(received - producer.sent_at[key])
+                        arrivals[i].append(time.monotonic())
+                        seen[i][message["entity_id"]] = message["state"]["brightness"]
+                        progress.set()
 
+            tasks = [
+                asyncio.create_task(read(i, ws), name="reader") for i, ws in enumerate(readers)
+            ]
             peak_queue = 0
-            dropped_after = None
+            blocked: list[float] = []  # when the stalled client was seen blocked in a send
+            dropped = False
+            subscribes = 0
             with Producer(peer, sorted(lights.values()), period=0.005) as producer:
-                tasks = [asyncio.create_task(read(ws, producer), name="reader") for ws in readers]
                 started = time.monotonic()
-                while time.monotonic() - started < 3.0:
+                while time.monotonic() - started < 20.0:
+                    now = time.monotonic()
                     stalled = [c for c in manager.stats()["clients"] if c["client_id"] == 1]
-                    if stalled:
-                        peak_queue = max(peak_queue, stalled[0]["queued"])
+                    if not stalled:
+                        dropped = True
+                        break
+                    peak_queue = max(peak_queue, stalled[0]["queued"])
+                    if stalled[0]["send_blocked_s"] > 0.1:
+                        blocked.append(now)
+                    elif not blocked:  # a snapshot per subscribe fills its socket quickly
                         stalled_send('{"type": "subscribe"}')
-                    elif dropped_after is None:
-                        dropped_after = time.monotonic() - started
+                        subscribes += 1
                     await asyncio.sleep(0.02)
-                sent = producer.count
+                await asyncio.sleep(0.5)  # the readers go on after the drop
+            sent = producer.count
+            last = {light: producer.last_brightness[instance] for light, instance in lights.items()}
+            # Every reader ends with the current state of every light.
+            async with asyncio.timeout(10):
+                while any(s != last for s in seen):
+                    progress.clear()
+                    await progress.wait()
             stop.set()
             await asyncio.gather(*tasks)
             for ws in readers:
                 await ws.close()
+        assert dropped, "the stalled client was not dropped"
         assert manager.counters["dropped_stalled"] == 1
-        assert dropped_after is not None, "the stalled client was not dropped"
-        # Coalescing bounds what the server holds for it: one entry per entity at most.
-        assert 0 < peak_queue <= entity_count
-    assert sent >= 100
-    assert len(latencies) >= 20 * sent * 0.8, (len(latencies), sent)
-    latencies.sort()
-    p99 = latencies[int(len(latencies) * 0.99)]
-    p50 = statistics.median(latencies)
-    # The budget (p99 <= 50 ms) is measured by benchmarks/ws_latency.py on a quiet machine; here
-    # server, 21 clients and the bus share one event loop on a shared CI machine, so the median
-    # must meet it and the tail gets headroom for the machine, not for the stalled client.
-    assert p50 < 0.05, f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
-    assert p99 < 0.25, f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
+        assert blocked, "the stalled client's sends never blocked"
+        # While the stalled client's send was blocked, every reader kept receiving updates.
+        first, final = blocked[0], blocked[-1]
+        during = [sum(first <= t <= final for t in times) for times in arrivals]
+        assert min(during) > 0, during
+        # What the server holds for it is bounded: at most one update per entity (coalesced),
+        # one snapshot (a newer one replaces it) and the acknowledgements of its subscribes.
+        assert 0 < peak_queue <= entity_count + 1 + subscribes
+    assert sent >= 50  # enough traffic for the test to mean something
 
 
 async def test_200_clients_connect_and_disconnect_while_updates_flow() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from backend.core.dependencies import get_dashboard_service
 from backend.models.dashboard import (
@@ -36,16 +36,17 @@ async def activity(
 
 @router.post("/bulk", response_model=BulkResponse, summary="One action on many entities")
 async def bulk(
-    request: BulkRequest, service: Any = Depends(get_dashboard_service)
+    body: BulkRequest, request: Request, service: Any = Depends(get_dashboard_service)
 ) -> dict[str, Any]:
     """Switch many entities on or off; motor loads are never included."""
     try:
         results = await service.bulk(
-            request.action,
-            entity_ids=request.entity_ids,
-            entity_type=request.type,
-            area=request.area,
+            body.action,
+            entity_ids=body.entity_ids,
+            entity_type=body.type,
+            area=body.area,
+            client=request.client.host if request.client else None,
         )
     except BulkRequestError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
-    return {"action": request.action, "results": results}
+    return {"action": body.action, "results": results}
