@@ -8,6 +8,7 @@ Nothing is created at import time: an application builds a manager, starts it an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -90,11 +91,14 @@ def prepare_directory(path: Path) -> Path:
                 "Data directory %s is open to other users (mode %o); chmod 700 it", path, mode
             )
         probe = path / f".write-test-{os.getpid()}"
-        with probe.open("wb") as handle:
-            handle.write(b"coachiq")
-            handle.flush()
-            os.fsync(handle.fileno())
-        probe.unlink()
+        try:
+            with probe.open("wb") as handle:
+                handle.write(b"coachiq")
+                handle.flush()
+                os.fsync(handle.fileno())
+        finally:
+            with contextlib.suppress(OSError):  # created but not written: a full disk
+                probe.unlink()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise DataDirError(

@@ -180,6 +180,8 @@ class FeatureManager:
             else:
                 slot.enabled = _default_enabled(name, slot.definition.enabled, self.settings)
                 origin = "feature_flags.yaml"
+                if name == "persistence":  # either one turns it on, see _default_enabled
+                    origin += f" and {ENV_PREFIX}PERSISTENCE__ENABLED=false"
             if not slot.enabled:
                 slot.state = FeatureState.DISABLED
                 slot.reason = f"disabled by {origin}"

@@ -1,14 +1,20 @@
-"""Fixtures of the persistence tests: a SQLite file per test, a fresh PostgreSQL database."""
+"""Fixtures of the persistence tests: a SQLite file per test, a fresh PostgreSQL database.
+
+PostgreSQL tests skip when the server cannot be reached or started, except when
+``COACHIQ_REQUIRE_SERVICES=1`` (CI): then they fail, so that CI never passes by skipping them.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +23,7 @@ from backend.services.database_manager import DatabaseManager
 PG_HOST = "127.0.0.1"
 PG_PORT = 5432
 PG_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+REQUIRE_SERVICES = "COACHIQ_REQUIRE_SERVICES"
 
 
 def _pg_up() -> bool:
@@ -32,7 +39,10 @@ def _ensure_postgres() -> None:
         return
     subprocess.run(PG_START, shell=True, check=False, capture_output=True, timeout=60)
     if not _pg_up():
-        pytest.skip(f"PostgreSQL is not reachable at {PG_HOST}:{PG_PORT} and could not be started")
+        reason = f"PostgreSQL is not reachable at {PG_HOST}:{PG_PORT} and could not be started"
+        if os.environ.get(REQUIRE_SERVICES) == "1":
+            pytest.fail(f"{reason} ({REQUIRE_SERVICES}=1: services are required)")
+        pytest.skip(reason)
 
 
 async def _admin(sql: str) -> None:
@@ -73,6 +83,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'coachiq.sqlite3'}"
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The ``database`` settings section: SQLite in the data directory, or a fresh PostgreSQL."""
+    if request.param == "sqlite":
+        return {}
+    return {"url": request.getfixturevalue("pg_url")}
 
 
 @pytest.fixture

@@ -13,10 +13,12 @@ from typer.testing import CliRunner
 
 from backend.cli.main import app as cli
 from backend.main import create_app
+from backend.services.persistence_service import PG_DUMP_HINT
 from tests.factories import make_settings
 from tests.persistence.fakes import FakeCommandResult
 from tests.persistence.test_feature import definitions, feature, on_loop, settings_for
 
+REPO = Path(__file__).resolve().parents[2]
 TABLES = ("entity_history", "entity_state", "entity_override", "command_audit")
 
 
@@ -106,6 +108,10 @@ def test_postgresql_backup_points_to_pg_dump(pg_url: str, tmp_path: Path) -> Non
         assert status["database_url"].startswith("postgresql+asyncpg://postgres@")
         response = client.post("/api/persistence/backup")
         assert response.status_code == 409
-        assert "pg_dump" in response.json()["detail"]
+        detail = response.json()["detail"]
+        assert detail == PG_DUMP_HINT  # points to the recipe, which exists
+        assert "pg_dump" in detail and "docs/persistence.md" in detail
+        recipe = (REPO / "docs" / "persistence.md").read_text()
+        assert "pg_dump --format=custom" in recipe and "pg_restore" in recipe
         assert client.get("/api/persistence/backups").json()["backups"] == []
     assert not (tmp_path / "unused").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,9 +17,10 @@ pytestmark = pytest.mark.slow
 LIGHT = "light.living_ceiling"
 
 
-def _settings(data: Path):
+def _settings(data: Path, database: dict[str, Any]):
     return make_settings(
-        persistence={"enabled": True, "data_dir": data, "history_flush_interval": 0.05}
+        persistence={"enabled": True, "data_dir": data, "history_flush_interval": 0.05},
+        database=database,
     )
 
 
@@ -29,9 +31,14 @@ def _wait_for(predicate, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
-def test_history_override_and_audit_survive_a_restart(tmp_path: Path) -> None:
+def test_history_override_and_audit_survive_a_restart(
+    tmp_path: Path, database_settings: dict[str, Any]
+) -> None:
+    """On a SQLite file and on a fresh PostgreSQL database (dropped afterwards)."""
     data = tmp_path / "data"
-    with TestClient(create_app(_settings(data))) as client:
+    backend = "postgresql" if database_settings else "sqlite"
+    with TestClient(create_app(_settings(data, database_settings))) as client:
+        assert client.get("/api/persistence/status").json()["backend"] == backend
         if client.get(f"/api/entities/{LIGHT}").status_code != 200:
             pytest.skip(f"the default coach mapping has no {LIGHT}")
         response = client.patch(f"/api/entities/{LIGHT}", json={"name": "Reading light"})
@@ -56,7 +63,7 @@ def test_history_override_and_audit_survive_a_restart(tmp_path: Path) -> None:
         )
         stopped_at = time.time()
 
-    with TestClient(create_app(_settings(data))) as client:
+    with TestClient(create_app(_settings(data, database_settings))) as client:
         entity = client.get(f"/api/entities/{LIGHT}").json()
         assert entity["name"] == "Reading light"
         entries = client.get(f"/api/entities/{LIGHT}/history").json()["entries"]

@@ -10,7 +10,11 @@ from fastapi.testclient import TestClient
 
 from backend.core.state import AppState
 from backend.main import create_app
-from backend.services.feature_manager import FeatureDefinition, FeatureManager
+from backend.services.feature_manager import (
+    FeatureDefinition,
+    FeatureManager,
+    load_feature_definitions,
+)
 from tests.factories import make_settings
 from tests.persistence.fakes import FakeCommandResult, FakeEntitiesFeature
 
@@ -26,8 +30,12 @@ def definitions() -> list[FeatureDefinition]:
     ]
 
 
-def settings_for(data_dir: Path, **persistence: Any):
-    return make_settings(persistence={"enabled": True, "data_dir": data_dir, **persistence})
+def settings_for(data_dir: Path, database: dict[str, Any] | None = None, **persistence: Any):
+    """Persistence on in ``data_dir``; ``database`` (e.g. ``{"url": ...}``) selects PostgreSQL."""
+    return make_settings(
+        persistence={"enabled": True, "data_dir": data_dir, **persistence},
+        database=database or {},
+    )
 
 
 def feature(client: TestClient, name: str) -> Any:
@@ -47,6 +55,26 @@ def test_persistence_enabled_setting_turns_the_feature_on() -> None:
     assert not FeatureManager.from_yaml(off, AppState(settings=off)).is_enabled("persistence")
 
 
+def test_disabled_reason_names_both_switches() -> None:
+    """feature_flags.yaml and COACHIQ_PERSISTENCE__ENABLED each turn persistence on."""
+    definitions = [
+        FeatureDefinition("entities", required=True, factory=FakeEntitiesFeature),
+        *[d for d in load_feature_definitions() if d.name == "persistence"],
+    ]
+    with TestClient(create_app(make_settings(), definitions)) as client:
+        listing = client.get("/api/features").json()["features"]
+        persistence = next(f for f in listing if f["name"] == "persistence")
+        reason = "disabled by feature_flags.yaml and COACHIQ_PERSISTENCE__ENABLED=false"
+        assert (persistence["state"], persistence["reason"]) == ("disabled", reason)
+        assert client.get("/api/persistence/status").json()["reason"] == reason
+    forced_off = make_settings(
+        persistence={"enabled": True}, features={"enable_persistence": False}
+    )
+    manager = FeatureManager.from_yaml(forced_off, AppState(settings=forced_off))
+    by_name = {f["name"]: f for f in manager.status()}
+    assert by_name["persistence"]["reason"] == "disabled by COACHIQ_FEATURES__ENABLE_PERSISTENCE"
+
+
 def test_memory_only_status() -> None:
     with TestClient(create_app(make_settings(), definitions())) as client:
         body = client.get("/api/persistence/status").json()
@@ -55,10 +83,13 @@ def test_memory_only_status() -> None:
         assert client.get("/api/persistence/backups").status_code == 503
 
 
-def test_restart_keeps_history_overrides_audit_and_last_state(tmp_path: Path) -> None:
+def test_restart_keeps_history_overrides_audit_and_last_state(
+    tmp_path: Path, database_settings: dict[str, Any]
+) -> None:
     data = tmp_path / "data"
+    backend = "postgresql" if database_settings else "sqlite"
     t0 = time.time() - 100  # history older than the retention (30 days) is pruned on start
-    with TestClient(create_app(settings_for(data), definitions())) as client:
+    with TestClient(create_app(settings_for(data, database_settings), definitions())) as client:
         manager = feature(client, "entities").entity_manager
         service = feature(client, "entities").service
         manager.change("light_1", ts=t0, brightness=10)
@@ -79,12 +110,12 @@ def test_restart_keeps_history_overrides_audit_and_last_state(tmp_path: Path) ->
         on_loop(client, manager.override_store, "light_1", "Reading lamp", None, True)
         status = client.get("/api/persistence/status").json()
         assert status["state"] == "running"
-        assert status["backend"] == "sqlite"
+        assert status["backend"] == backend
         assert status["schema_revision"] == status["schema_head"] == "0001"
         assert status["writer"]["received"] == 3
     assert manager.listeners == [] and manager.history_provider is None  # detached on stop
 
-    with TestClient(create_app(settings_for(data), definitions())) as client:
+    with TestClient(create_app(settings_for(data, database_settings), definitions())) as client:
         manager = feature(client, "entities").entity_manager
         light = manager.entities["light_1"]
         assert (light.name, light.hidden) == ("Reading lamp", True)
@@ -100,6 +131,7 @@ def test_restart_keeps_history_overrides_audit_and_last_state(tmp_path: Path) ->
         ]
         # The restored values are not written back as new history.
         assert client.get("/api/persistence/status").json()["writer"]["received"] == 0
+    assert data.exists() == (backend == "sqlite")  # PostgreSQL needs no data directory
 
 
 def test_history_older_than_retention_is_pruned(tmp_path: Path) -> None:
