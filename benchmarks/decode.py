@@ -4,12 +4,15 @@ Run from the repository root::
 
     poetry run python benchmarks/decode.py [--frames 20000] [--repeat 15]
 
-Prints one JSON line: ``frames``, ``ns_per_frame`` (``Decoder.decode``: id parsing, DGN lookup
-and every signal decoded, special values and labels applied, into a ``DecodedMessage``),
-``ns_per_frame_with_signals_dict`` (the same plus building the ``signals`` dict),
-``cantools_ns_per_frame`` (``get_message_by_frame_id(id).decode(data)`` with choices and
-scaling; ``decode_message`` would ignore the J1939 frame id mask; the database
-built in memory from the same ``config/rvc.json``) and the speed-ups. Best of ``--repeat`` runs.
+Prints one JSON line: ``frames``; ``ns_per_frame``, the comparable figure: ``Decoder.decode``
+(id parsing, DGN lookup, every signal decoded, special values and labels applied) and reading
+the message's ``signals`` dict, which is what a user of the API gets; ``ns_per_frame_values_only``
+(``Decoder.decode`` without touching ``.signals``; since the decoders build the dict directly this
+is the same work, kept to show that nothing is deferred); ``cantools_ns_per_frame``
+(``get_message_by_frame_id(id).decode(data)`` with choices and scaling, which returns its dict;
+``decode_message`` would ignore the J1939 frame id mask; the database built in memory from the
+same ``config/rvc.json``); and ``speedup``, cantools' figure over ``ns_per_frame``. Best of
+``--repeat`` runs.
 """
 
 from __future__ import annotations
@@ -160,11 +163,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def ours() -> None:
         for can_id, data in frames:
-            decode(can_id, data)
+            decode(can_id, data).signals  # noqa: B018 - the dict a user reads is measured
 
-    def ours_with_dict() -> None:
+    def ours_values_only() -> None:
         for can_id, data in frames:
-            decode(can_id, data).signals  # noqa: B018 - building the dict is what is measured
+            decode(can_id, data)
 
     def theirs() -> None:
         for can_id, data in frames:
@@ -173,20 +176,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     ours()  # warm the id cache, as a running server has
     theirs()
     best = best_ns(
-        {"ours": ours, "ours_with_dict": ours_with_dict, "cantools": theirs},
+        {"ours": ours, "ours_values_only": ours_values_only, "cantools": theirs},
         len(frames),
         args.repeat,
     )
-    ns, ns_dict, cantools_ns = best["ours"], best["ours_with_dict"], best["cantools"]
+    ns, cantools_ns = best["ours"], best["cantools"]
     print(
         json.dumps(
             {
                 "frames": len(frames),
                 "ns_per_frame": round(ns, 1),
-                "ns_per_frame_with_signals_dict": round(ns_dict, 1),
+                "ns_per_frame_values_only": round(best["ours_values_only"], 1),
                 "cantools_ns_per_frame": round(cantools_ns, 1),
                 "speedup": round(cantools_ns / ns, 2),
-                "speedup_with_signals_dict": round(cantools_ns / ns_dict, 2),
                 "python": sys.version.split()[0],
             }
         )

@@ -63,6 +63,17 @@ def test_request_for_product_id(rvc: RVCConfig) -> None:
     )
 
 
+def test_request_alias(rvc: RVCConfig) -> None:
+    # "REQUEST" is the common name of EA00; the spec's name is DG_REQUEST (spec.ALIASES).
+    args = {"instance": None, "source_address": 0x80, "destination": 0x42}
+    assert encode("REQUEST", {"desired_dgn": 0x0FEEB}, **args) == encode(
+        "DG_REQUEST", {"desired_dgn": 0x0FEEB}, **args
+    )
+    assert encode("request", {"desired_dgn": 0x0FEEB}, **args)[0] == 0x18EA4280
+    assert rvc.spec.get("REQUEST") is rvc.spec.by_name["DG_REQUEST"]
+    assert rvc.spec.get("NOT_A_DGN") is None
+
+
 def test_priority_override(rvc: RVCConfig) -> None:
     can_id, _ = rvc.encoder.encode(
         "GENERATOR_COMMAND", {}, instance=None, source_address=0x80, priority=3

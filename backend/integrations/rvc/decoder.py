@@ -2,17 +2,16 @@
 
 Each DGN's fields are turned, once, into a small generated Python function (the technique the
 standard library's ``dataclasses`` uses for ``__init__``): fields of up to 8 bits become a lookup
-in a precomputed tuple of all their decoded values (label, scaled number or ``None``), wider fields
-one shift, one mask, one comparison against the special values and one exact conversion. Decoding
-a frame is then a dict lookup on the CAN id and one call. Flags (error / out of range / reserved)
-are derived from the data when asked for (``DecodedMessage.flags``), off the hot path.
+in a precomputed tuple of all their decoded values (label, scaled number or ``None``; one lookup
+for all the fields sharing a byte), wider fields one shift, one mask, one comparison against the
+special values and one exact conversion, all written into one dict display. Decoding a frame is
+then a dict lookup on the CAN id and one call. Flags (error / out of range / reserved) are
+derived from the data when asked for (``DecodedMessage.flags``), off the hot path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from dataclasses import fields as dataclass_fields
 from types import MappingProxyType
 from typing import Any
 
@@ -33,40 +32,83 @@ def is_proprietary(dgn: int) -> bool:
     return (dgn & 0xFF00) == 0xEF00 or (dgn >> 8) == 0x0FF
 
 
-@dataclass(slots=True)
 class DecodedMessage:
     """One decoded RV-C message.
 
-    ``values`` holds every decoded value (a label, a number in the spec's unit, or None) in the
-    order of ``definition.signal_names`` (None for an unknown DGN); ``signals`` is the same as a
-    name -> value dict, built on first access, plus any variant or special-handling signals
-    (DM_RV ``dtcs``, PRODUCT_ID ``make`` ...).
+    ``signals`` maps every signal name to its decoded value (a label, a number in the spec's
+    unit, or None), in the order of ``definition.signal_names``, plus any variant or
+    special-handling signals (DM_RV ``dtcs``, PRODUCT_ID ``make`` ...); it is empty for an
+    unknown DGN. The generated decoders build it directly, as a dict display.
 
-    ``priority``, ``source``, ``destination``, ``name``, ``units``, ``instance`` and ``flags``
-    are derived on access from the id, the data and the definition, so decoding allocates only
-    the values.
+    ``values``, ``priority``, ``source``, ``destination``, ``name``, ``units``, ``instance`` and
+    ``flags`` are derived on access from the id, the data and the definition, so decoding
+    allocates only the message and its signals dict.
+
+    The class has no Python ``__init__`` (an instance with one costs about twice as much to
+    create on CPython 3.12): the generated decoders make a blank instance and set its slots;
+    other code uses :meth:`create`.
     """
+
+    __slots__ = ("can_id", "data", "definition", "dgn", "error", "signals")
 
     can_id: int
     dgn: int
     data: bytes
-    values: tuple[Any, ...] | None
-    definition: DgnDefinition | None = None
-    error: Flags | None = None
-    _signals: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    signals: dict[str, Any]
+    definition: DgnDefinition | None
+    error: Flags | None
+
+    @classmethod
+    def create(
+        cls,
+        can_id: int,
+        dgn: int,
+        data: bytes,
+        signals: dict[str, Any],
+        definition: DgnDefinition | None = None,
+        error: Flags | None = None,
+    ) -> DecodedMessage:
+        """A message from its parts (the generated decoders set the slots themselves)."""
+        message = cls()
+        message.can_id = can_id
+        message.dgn = dgn
+        message.data = data
+        message.signals = signals
+        message.definition = definition
+        message.error = error
+        return message
+
+    def __repr__(self) -> str:
+        return (
+            f"DecodedMessage(can_id=0x{self.can_id:08X}, dgn=0x{self.dgn:05X}, name={self.name!r},"
+            f" data={self.data!r}, signals={self.signals!r}, error={self.error!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not DecodedMessage:
+            return NotImplemented
+        return (
+            self.can_id == other.can_id
+            and self.dgn == other.dgn
+            and self.data == other.data
+            and self.signals == other.signals
+            and self.definition is other.definition
+            and self.error == other.error
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
     @property
-    def signals(self) -> dict[str, Any]:
-        """Signal name -> value (label, number in the spec's unit, or None)."""
-        signals = self._signals
-        if signals is None:
-            definition = self.definition
-            if self.values is None or definition is None or definition.build_signals is None:
-                signals = {}
-            else:
-                signals = definition.build_signals(self.values, self.data)
-            self._signals = signals
-        return signals
+    def values(self) -> tuple[Any, ...] | None:
+        """The decoded values in the order of ``definition.signal_names``.
+
+        None for an unknown DGN and for data that could not be read at all.
+        """
+        definition = self.definition
+        if definition is None or (self.error is not None and not self.signals):
+            return None
+        signals = self.signals
+        return tuple([signals.get(name) for name in definition.signal_names])
 
     @property
     def flags(self) -> Flags | None:
@@ -141,6 +183,9 @@ class DecodedMessage:
         return record
 
 
+_create = DecodedMessage.create
+
+
 # --- generic (reference) decoding ---------------------------------------------------------------
 
 
@@ -193,21 +238,11 @@ def message_flags(definition: DgnDefinition, data: bytes) -> Flags | None:
     return flags or None
 
 
-# Fields of DecodedMessage the generated decoders do not compute, with their defaults.
-_MESSAGE_DEFAULTS: dict[str, Any] = {
-    f.name: f.default
-    for f in dataclass_fields(DecodedMessage)
-    if f.name not in ("can_id", "dgn", "data", "values", "definition")
-}
-assert all(v is None for v in _MESSAGE_DEFAULTS.values())  # repr() of the default is source
-
-
 # --- generated fast decoders --------------------------------------------------------------------
 
 
 def _general_decoder(dgn: int, definition: DgnDefinition) -> FrameDecoder:
     """The frame decoder for data the generated decoder does not take (short, not bytes)."""
-    names = definition.signal_names
 
     def decode(arbitration_id: int, data: Any) -> DecodedMessage:
         can_id = arbitration_id & CAN_ID_MASK
@@ -215,10 +250,8 @@ def _general_decoder(dgn: int, definition: DgnDefinition) -> FrameDecoder:
             try:
                 data = coerce_data(data)
             except (TypeError, ValueError):
-                return DecodedMessage(can_id, dgn, b"", None, definition, {"data": "invalid"})
-        signals = decode_generic(definition, data)
-        values = tuple([signals[name] for name in names])
-        return DecodedMessage(can_id, dgn, data, values, definition, None, signals)
+                return _create(can_id, dgn, b"", {}, definition, {"data": "invalid"})
+        return _create(can_id, dgn, data, decode_generic(definition, data), definition)
 
     return decode
 
@@ -232,75 +265,86 @@ def _unknown_decoder(dgn: int) -> FrameDecoder:
             try:
                 data = coerce_data(data)
             except (TypeError, ValueError):
-                return DecodedMessage(can_id, dgn, b"", None, None, {"data": "invalid"})
-        return DecodedMessage(can_id, dgn, data, None)
+                return _create(can_id, dgn, b"", {}, None, {"data": "invalid"})
+        return _create(can_id, dgn, data, {})
 
     return decode
 
 
-def build_signals_builder(
+def _combined_table(fields: list[Field], lo: int) -> tuple[tuple[Any, ...], ...]:
+    """Every value of the bits ``lo`` and up of one byte -> the decoded values of ``fields``."""
+    top = max(f.bit + f.mask.bit_length() for f in fields)
+    tables = [(f.bit, f.mask, f.table()) for f in fields]
+    return tuple(
+        tuple(table[(x << lo) >> bit & mask] for bit, mask, table in tables)
+        for x in range(1 << (top - lo))
+    )
+
+
+def build_frame_decoder(
     definition: DgnDefinition,
-) -> Callable[[tuple[Any, ...], bytes], dict[str, Any]]:
-    """Generate ``(values, data) -> signals dict`` for the fields of ``definition``.
-
-    A dict display with constant keys is built presized, several times faster than
-    ``dict(zip(names, values))``; DGNs with special handling (DM_RV) add their extra signals.
-    """
-    names = definition.signal_names
-    local = [f"_{i}" for i in range(len(names))]
-    body = ", ".join(f"{name!r}: {var}" for name, var in zip(names, local, strict=True))
-    lines = [
-        "def _signals(v, d):",
-        f"    {', '.join(local)}, = v",
-        f"    s = {{{body}}}",
-    ]
-    env: dict[str, Any] = {}
-    extra = EXTRAS.get(definition.dgn)
-    if extra is not None:
-        env["_extra"] = extra
-        lines.append("    _extra(d, s)")
-    lines.append("    return s")
-    namespace: dict[str, Any] = {}
-    exec(compile("\n".join(lines), f"<rvc signals {definition.key}>", "exec"), env, namespace)
-    return namespace["_signals"]
-
-
-def build_frame_decoder(definition: DgnDefinition, dgn: int | None = None) -> FrameDecoder:
+    dgn: int | None = None,
+    tables: dict[Any, tuple[tuple[Any, ...], ...]] | None = None,
+) -> FrameDecoder:
     """Generate the frame decoder of ``definition``: ``(arbitration_id, data) -> message``.
 
-    Complete frames (``bytes`` holding every field) take the generated path; anything else, and
-    DGNs with variants, open-ended text or special handling, take :func:`decode_generic`.
+    Complete frames (``bytes`` holding every field) take the generated path, which builds the
+    signals dict as one dict display with constant keys (presized, several times faster than
+    ``dict(zip(names, values))``) and fills a blank message's slots; anything else, and DGNs
+    with variants or open-ended text, take :func:`decode_generic`.
+
+    A byte that holds several fields (four 2-bit states, say) is decoded by one lookup in a
+    table of tuples, unpacked into locals. ``tables`` shares identical tables between DGNs.
     """
     dgn = definition.dgn if dgn is None else dgn
     general = _general_decoder(dgn, definition)
     fields = definition.fields
     if definition.variants is not None or any(f.width is None for f in fields) or not fields:
         return general
-    definition.build_signals = build_signals_builder(definition)
+    if tables is None:
+        tables = {}
     min_len = max(f.end_byte for f in fields)
     env: dict[str, Any] = {
         "_from_bytes": int.from_bytes,
         "_bytes": bytes,
         "_general": general,
         "_message": DecodedMessage,
-        "_new": object.__new__,
         "_definition": definition,
     }
-    entries: list[str] = []
-    needs_v = False
-    uses: dict[int, int] = {}
+    by_byte: dict[int, list[Field]] = {}
     for f in fields:
         if f.single_byte:
-            uses[f.byte] = uses.get(f.byte, 0) + 1
-    shared = sorted(b for b, n in uses.items() if n > 1)  # bytes read once into a local
+            by_byte.setdefault(f.byte, []).append(f)
+    prelude: list[str] = []  # one lookup per byte holding several fields, unpacked into locals
+    local: dict[int, str] = {}  # id(field) -> its local
+    for byte, group in sorted(by_byte.items()):
+        if len(group) < 2:
+            continue
+        lo = min(f.bit for f in group)
+        key = (lo, tuple((f.bit, f.mask, f.table()) for f in group))
+        table = tables.get(key)
+        if table is None:
+            table = tables[key] = _combined_table(group, lo)
+        env[f"C{byte}"] = table
+        names = [f"x{byte}_{k}" for k in range(len(group))]
+        local.update((id(f), name) for f, name in zip(group, names, strict=True))
+        index = f"d[{byte}] >> {lo}" if lo else f"d[{byte}]"
+        if len(table) < 256 >> lo:
+            index = f"{index} & {len(table) - 1}"
+        prelude.append(f"        {', '.join(names)} = C{byte}[{index}]")
+    entries: list[str] = []
+    needs_v = False
     for i, f in enumerate(fields):
         if not f.is_int:
             env[f"B{i}"] = f.bytes_value
             entries.append(f"B{i}(d)")
             continue
+        if id(f) in local:
+            entries.append(local[id(f)])
+            continue
         if f.single_byte:
             mask = f.mask
-            byte = f"b{f.byte}" if f.byte in shared else f"d[{f.byte}]"
+            byte = f"d[{f.byte}]"
             if f.bit == 0:
                 index = byte if mask == 0xFF else f"{byte} & {mask}"
             else:
@@ -332,14 +376,27 @@ def build_frame_decoder(definition: DgnDefinition, dgn: int | None = None) -> Fr
     ]
     if needs_v:
         lines.append("        v = _from_bytes(d, 'little')")
-    for byte in shared:
-        lines.append(f"        b{byte} = d[{byte}]")
-    values = "(" + ", ".join(entries) + ("," if len(entries) == 1 else "") + ")"
-    lines.append(
-        f"        return _message(can_id & {CAN_ID_MASK}, {dgn}, d, {values}, _definition)"
+    lines += prelude
+    items = ", ".join(
+        f"{name!r}: {entry}" for name, entry in zip(definition.signal_names, entries, strict=True)
     )
+    lines.append(f"        s = {{{items}}}")
     lines.append("    except IndexError:")
     lines.append("        return _general(can_id, d)")
+    extra = EXTRAS.get(definition.dgn)
+    if extra is not None:
+        env["_extra"] = extra
+        lines.append("    _extra(d, s)")
+    lines += [
+        "    m = _message()",
+        f"    m.can_id = can_id & {CAN_ID_MASK}",
+        f"    m.dgn = {dgn}",
+        "    m.data = d",
+        "    m.signals = s",
+        "    m.definition = _definition",
+        "    m.error = None",
+        "    return m",
+    ]
     source = "\n".join(lines)
     namespace: dict[str, Any] = {}
     filename = f"<rvc decoder {definition.key} {definition.name}>"
@@ -372,8 +429,9 @@ class Decoder:
 
     def __init__(self, spec: RVCSpec) -> None:
         self.spec = spec
+        tables: dict[Any, tuple[tuple[Any, ...], ...]] = {}  # shared between DGNs
         self._decoders: dict[int, FrameDecoder] = {
-            dgn: build_frame_decoder(d) for dgn, d in spec.by_dgn.items()
+            dgn: build_frame_decoder(d, tables=tables) for dgn, d in spec.by_dgn.items()
         }
         # arbitration id -> frame decoder; bounded (cleared when full).
         self._ids: dict[int, FrameDecoder] = {}
@@ -409,8 +467,9 @@ class Decoder:
             bytes or hex gives empty data and the flag ``{"data": "invalid"}``.
         """
         try:
-            decoder = self._ids.get(arbitration_id)
-            if decoder is None:
+            try:
+                decoder = self._ids[arbitration_id]  # a dict subscript: cheaper than .get()
+            except KeyError:
                 decoder = self._resolve(arbitration_id)
             return decoder(arbitration_id, data)
         except Exception as exc:  # the decoder's contract: a frame never raises
@@ -422,4 +481,4 @@ def _failed(arbitration_id: object, data: object, exc: Exception) -> DecodedMess
     can_id = arbitration_id & CAN_ID_MASK if isinstance(arbitration_id, int) else 0
     raw = data if isinstance(data, bytes) else b""
     dgn = (can_id >> 8) & 0x1FFFF
-    return DecodedMessage(can_id, dgn, raw, None, None, {"decode": type(exc).__name__})
+    return _create(can_id, dgn, raw, {}, None, {"decode": type(exc).__name__})
