@@ -9,8 +9,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -121,12 +122,20 @@ class PageFactory:
         self.contexts: list = []
         self.urls: list[str] = []
 
-    def __call__(self, viewport: dict[str, int] = LAPTOP, theme: str = "light"):
+    def __call__(
+        self,
+        viewport: dict[str, int] = LAPTOP,
+        theme: str = "light",
+        setup: Callable[[Any], None] | None = None,
+    ):
+        """A new page at ``viewport``; ``setup(page)`` runs before it loads (routes, scripts)."""
         context = self.browser.new_context(viewport=viewport, color_scheme=theme)
         self.contexts.append(context)
         page = context.new_page()
         page.on("request", lambda request: self.urls.append(request.url))
         page.on("websocket", lambda ws: self.urls.append(ws.url))
+        if setup is not None:
+            setup(page)
         page.goto(self.server.base_url + "/")
         return page
 

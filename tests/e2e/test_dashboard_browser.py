@@ -150,6 +150,77 @@ def test_alerts_activity_and_discover_views(open_page, server) -> None:
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
+def test_phone_light_theme_alerts_can_and_discover_views(open_page, server) -> None:
+    page = open_page(PHONE, theme="light")
+    wait_live(page)
+    assert page.evaluate("document.documentElement.dataset.theme") == "light"
+    page.get_by_role("link", name=re.compile("^Alerts")).click()
+    expect()(page.locator("#summary-counts")).to_contain_text("entities")
+    expect()(page.locator("#activity-list li").first).to_be_attached()
+    screenshot(page, "alerts-phone")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.get_by_role("link", name="CAN").click()
+    expect()(page.locator("#sniffer-rows tr").nth(5)).to_be_attached()
+    expect()(page.locator("#can-ifaces")).to_contain_text("virtual0")
+    page.wait_for_timeout(2500)  # a few chart samples
+    screenshot(page, "can-phone")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.get_by_role("link", name="Discover").click()
+    expect()(page.locator("#unmapped-rows")).to_contain_text("Every instance on the bus is mapped")
+    screenshot(page, "discover-phone")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+# Records every value the connection indicator takes, from before the page's scripts run.
+RECORD_CONNECTION = """
+window.__connectionStates = [];
+new MutationObserver((records) => {
+  for (const record of records) {
+    if (record.target.id === "conn") window.__connectionStates.push(record.target.dataset.state);
+  }
+}).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-state"] });
+"""
+
+
+def refuse_websockets(page) -> None:
+    """Every WebSocket of the page fails before it opens, as behind a proxy that refuses them.
+
+    ``page.route`` does not see WebSocket handshakes; ``route_web_socket`` does, and closing the
+    route without connecting it to the server fails the page's socket.
+    """
+    page.add_init_script(RECORD_CONNECTION)
+    page.route_web_socket(re.compile(r"/ws/"), lambda ws: ws.close(code=1011, reason="refused"))
+
+
+def test_without_websockets_the_page_polls_and_a_light_is_confirmed(open_page, server) -> None:
+    light = "light.porch"
+    reported(server, light)
+    page = open_page(PHONE, setup=refuse_websockets)
+    expect()(page.locator("#conn")).to_have_attribute("data-state", "polling")
+    expect()(page.locator("#conn")).to_contain_text("Polling")
+    expect()(page.get_by_test_id("entity-tank.fresh_water")).to_contain_text("%")
+    # A change made elsewhere (another phone, the wall switch) reaches the page by polling.
+    target = "off" if page.get_by_test_id(f"switch-{light}").is_checked() else "on"
+    command(server, light, {"command": "set", "state": target})
+    switch = page.get_by_test_id(f"switch-{light}")
+    if target == "on":
+        expect()(switch).to_be_checked()
+    else:
+        expect()(switch).not_to_be_checked()
+    # A command from the page is confirmed by the device, seen over REST alone.
+    switch.click()
+    expect()(page.get_by_test_id(f"status-{light}")).to_have_text("Confirmed")
+    flipped = "off" if target == "on" else "on"
+    assert entity(server, light)["state"]["state"] == flipped
+    if flipped == "on":
+        expect()(page.get_by_test_id(f"switch-{light}")).to_be_checked()
+    else:
+        expect()(page.get_by_test_id(f"switch-{light}")).not_to_be_checked()
+    states = page.evaluate("window.__connectionStates")
+    assert "polling" in states and "live" not in states, states
+    screenshot(page, "coach-phone-polling")
+
+
 def test_page_recovers_when_the_server_restarts(open_page, server) -> None:
     light = "light.bedroom_ceiling"
     page = open_page(PHONE)

@@ -63,8 +63,9 @@ export class AlertsView {
     const e = summary.entities || {};
     setChildren(this.counts,
       count(e.total, "entities"), count(e.available, "reporting"), count(e.unavailable, "not reporting"));
-    const types = Object.entries(summary.by_type || {}).map(([t, n]) => `${n} ${titleCase(t).toLowerCase()}`);
-    this.counts.append(el("p", { class: "types", style: "grid-column: 1 / -1" }, types.join(" · ")));
+    // One unbreakable item per type, so "2 ac load" never splits across lines.
+    const types = Object.entries(summary.by_type || {}).map(([t, n]) => el("span", {}, `${n} ${titleCase(t).toLowerCase()}`));
+    this.counts.append(el("p", { class: "types", style: "grid-column: 1 / -1" }, ...types));
     const areas = Object.keys(summary.by_area || {});
     const key = `${areas.join("|")}:${this.store.entities.size}`;
     if (key !== this.areasKey) {
