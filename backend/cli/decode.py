@@ -1,54 +1,29 @@
 """``coachiq decode`` and ``coachiq spec``: decode CAN logs into RV-C records, list the spec.
 
-Formats, detected per file: candump log (``(1700000000.123456) can0 19FEDA9F#0102...``), candump's
-screen format (``  can0  19FEDA9F   [8]  01 02 ...``, with or without a ``-t`` timestamp), and
-python-can's ASC, BLF, TRC and CSV through python-can's readers.
+Formats, detected per input from its first bytes (see :mod:`backend.integrations.can.logs`): candump
+log (``(1700000000.123456) can0 19FEDA9F#0102...``), candump's screen format
+(``  can0  19FEDA9F   [8]  01 02 ...``, with or without a ``-t`` timestamp), and python-can's ASC,
+BLF, TRC and CSV through python-can's readers. candump text is decoded line by line and each
+record is written as soon as its line is read, so ``candump -L can0 | coachiq decode -`` is live.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import re
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Annotated, Any
 
 import typer
 
+from backend.integrations.can.logs import LogFrame, MalformedLineError, read_log
 from backend.integrations.rvc.errors import SpecError
 from backend.integrations.rvc.frame_id import CAN_ID_MASK
 from backend.integrations.rvc.loader import RVCConfig, load_config_data
 from backend.integrations.rvc.transport import Reassembler, is_transport
-
-_TS = r"\((?P<ts>[^)]*)\)"
-LOG_LINE = re.compile(
-    rf"^\s*{_TS}\s+(?P<iface>\S+)\s+(?P<id>[0-9A-Fa-f]{{1,8}})#(?P<fd>#[0-9A-Fa-f])?"
-    r"(?P<data>[0-9A-Fa-f.]*|R\d?)\s*$"
-)
-SCREEN_LINE = re.compile(
-    rf"^\s*(?:{_TS}\s+)?(?P<iface>\S+)\s+(?P<id>[0-9A-Fa-f]{{3,8}})\s+\[(?P<dlc>\d{{1,2}})\]"
-    r"(?P<data>(?:\s+[0-9A-Fa-f]{2})*|\s+remote request)\s*(?:'.*')?\s*$"
-)
-PYTHON_CAN_SUFFIXES = {".asc": "asc", ".blf": "blf", ".trc": "trc", ".csv": "csv"}
-
-
-class Malformed(Exception):
-    """A line that is not a CAN frame in the file's format."""
-
-
-@dataclass(slots=True)
-class Frame:
-    """One frame read from a log."""
-
-    timestamp: float | str | None
-    interface: str | None
-    can_id: int
-    data: bytes
-    extended: bool = True
 
 
 @dataclass(slots=True)
@@ -65,108 +40,26 @@ class Summary:
     skipped: int = 0
 
 
-def _timestamp(text: str | None) -> float | str | None:
-    if not text:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return text.strip()
-
-
-def parse_candump_line(line: str) -> Frame | None:
-    """A frame from a candump log or screen line; None for a remote or 11-bit frame.
+def iter_frames(
+    name: str, stream: IO[bytes], *, strict: bool, summary: Summary
+) -> Iterator[LogFrame]:
+    """Frames of one input as they are read; malformed lines go to stderr (fatal with ``strict``).
 
     Raises:
-        Malformed: the line is neither format.
+        typer.Exit: with 1, at the first malformed line when ``strict``.
     """
-    m = LOG_LINE.match(line)
-    if m is not None:
-        raw = m["data"]
-        if raw.startswith("R"):
-            return None
-        try:
-            data = bytes.fromhex(raw.replace(".", ""))
-        except ValueError:
-            raise Malformed("odd number of hex digits") from None
-        ident = m["id"]
-        return Frame(_timestamp(m["ts"]), m["iface"], int(ident, 16), data, len(ident) > 3)
-    m = SCREEN_LINE.match(line)
-    if m is not None:
-        raw = m["data"].strip()
-        if raw == "remote request":
-            return None
-        data = bytes.fromhex(raw)
-        if len(data) != int(m["dlc"]):
-            raise Malformed(f"DLC [{m['dlc']}] but {len(data)} data bytes")
-        ident = m["id"]
-        return Frame(_timestamp(m["ts"]), m["iface"], int(ident, 16), data, len(ident) > 3)
-    raise Malformed("not a candump log or screen line")
+
+    def malformed(number: int, line: str, exc: MalformedLineError) -> None:
+        summary.malformed += 1
+        typer.echo(f"{name}:{number}: skipped malformed line ({exc}): {line.strip()}", err=True)
+        if strict:
+            raise typer.Exit(1)
+
+    path = None if name == "-" else Path(name)
+    return read_log(stream, path=path, on_malformed=malformed)
 
 
-def _python_can_frames(kind: str, source: Any) -> Iterator[Frame]:
-    import can  # only the CLI needs python-can's readers
-
-    readers = {
-        "asc": can.ASCReader,
-        "blf": can.BLFReader,
-        "trc": can.TRCReader,
-        "csv": can.CSVReader,
-    }
-    for msg in readers[kind](source):
-        if msg.is_error_frame or msg.is_remote_frame:
-            continue
-        channel = None if msg.channel is None else str(msg.channel)
-        yield Frame(msg.timestamp, channel, msg.arbitration_id, bytes(msg.data), msg.is_extended_id)
-
-
-def _sniff(head: str) -> str:
-    """The format of a text log from its first lines: asc, trc, csv or candump."""
-    for line in head.splitlines():
-        text = line.strip()
-        if not text:
-            continue
-        low = text.lower()
-        if low.startswith(("date ", "base hex", "base dec")):
-            return "asc"
-        if text.startswith(";$FILEVERSION") or text.startswith(";"):
-            return "trc"
-        if low.startswith("timestamp,arbitration_id"):
-            return "csv"
-        return "candump"
-    return "candump"
-
-
-def iter_frames(name: str, stream: IO[bytes], *, strict: bool, summary: Summary) -> Iterator[Frame]:
-    """Frames of one input; malformed lines go to stderr (fatal with ``strict``)."""
-    raw = stream.read()
-    if raw.startswith(b"LOGG"):
-        yield from _python_can_frames("blf", io.BytesIO(raw))
-        return
-    text = raw.decode("utf-8", errors="replace")
-    kind = PYTHON_CAN_SUFFIXES.get(Path(name).suffix.lower()) if name != "-" else None
-    kind = kind or _sniff(text[:4096])
-    if kind != "candump":
-        yield from _python_can_frames(kind, io.StringIO(text))
-        return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith(("#", "//")):
-            continue
-        try:
-            frame = parse_candump_line(line)
-        except Malformed as exc:
-            summary.malformed += 1
-            typer.echo(f"{name}:{number}: skipped malformed line ({exc}): {line.strip()}", err=True)
-            if strict:
-                raise typer.Exit(1) from None
-            continue
-        if frame is None:
-            summary.skipped += 1
-            continue
-        yield frame
-
-
-def _record(frame: Frame, message: Any, packets: int | None = None) -> dict[str, Any]:
+def _record(frame: LogFrame, message: Any, packets: int | None = None) -> dict[str, Any]:
     record = {"timestamp": frame.timestamp, "interface": frame.interface}
     record.update(message.to_record())
     if packets is not None:
@@ -257,50 +150,75 @@ def decode_command(
             typer.echo(f"error: {name}: no such file", err=True)
             raise typer.Exit(2)
     config = _load(spec)
-    decode = config.decoder.decode
     summary = Summary()
     reassemblers: dict[str | None, Reassembler] = {}
     empty: list[str] = []
-    out = sys.stdout
     for name in files:
         before = summary.frames
-        with _open(name) if name != "-" else _nullcontext(sys.stdin.buffer) as stream:
+        live = name == "-"  # a pipe: each record goes out as soon as its line came in
+        emit = None if summary_only else _writer(sys.stdout, flush=live)
+        with _open(name) if not live else _nullcontext(sys.stdin.buffer) as stream:
+            frames = iter_frames(name, stream, strict=strict, summary=summary)
             try:
-                frames = list(iter_frames(name, stream, strict=strict, summary=summary))
+                for frame in frames:
+                    _decode_one(config, frame, summary, reassemblers, emit)
             except typer.Exit:
                 raise
             except Exception as exc:  # a python-can reader giving up on a damaged file
                 typer.echo(f"error: {name}: cannot read: {exc}", err=True)
                 if strict:
                     raise typer.Exit(1) from None
-                frames = []
-        for frame in frames:
-            if not frame.extended:
-                summary.skipped += 1
-                continue
-            summary.frames += 1
-            message = decode(frame.can_id & CAN_ID_MASK, frame.data)
-            _count(summary, message)
-            if not summary_only:
-                out.write(json.dumps(_record(frame, message), ensure_ascii=False) + "\n")
-            if is_transport(message.dgn):
-                reassembler = reassemblers.setdefault(frame.interface, Reassembler())
-                ts = frame.timestamp if isinstance(frame.timestamp, float) else None
-                done = reassembler.feed(message.can_id, frame.data, ts)
-                if done is not None:
-                    full = decode(done.can_id, done.data)
-                    summary.multi_packet[f"{full.dgn:05X} {full.name or '?'}"] += 1
-                    if not summary_only:
-                        record = _record(frame, full, done.packets)
-                        out.write(json.dumps(record, ensure_ascii=False) + "\n")
         if summary.frames == before:
             typer.echo(f"error: {name}: no CAN frames found", err=True)
             empty.append(name)
     if summary_only:
         _print_summary(summary)
-    out.flush()
+    sys.stdout.flush()
     if empty:
         raise typer.Exit(2)
+
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+def _writer(out: IO[str], *, flush: bool) -> Emit:
+    """Write one JSON line per record (flushed at once when ``flush``)."""
+
+    def emit(record: dict[str, Any]) -> None:
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        if flush:
+            out.flush()
+
+    return emit
+
+
+def _decode_one(
+    config: RVCConfig,
+    frame: LogFrame,
+    summary: Summary,
+    reassemblers: dict[str | None, Reassembler],
+    emit: Emit | None,
+) -> None:
+    """Decode one frame (and the multi-packet message it completes); count it; emit records."""
+    if frame.remote or not frame.extended:
+        summary.skipped += 1
+        return
+    decode = config.decoder.decode
+    summary.frames += 1
+    message = decode(frame.can_id & CAN_ID_MASK, frame.data)
+    _count(summary, message)
+    if emit is not None:
+        emit(_record(frame, message))
+    if not is_transport(message.dgn):
+        return
+    reassembler = reassemblers.setdefault(frame.interface, Reassembler())
+    ts = frame.timestamp if isinstance(frame.timestamp, float) else None
+    done = reassembler.feed(message.can_id, frame.data, ts)
+    if done is not None:
+        full = decode(done.can_id, done.data)
+        summary.multi_packet[f"{full.dgn:05X} {full.name or '?'}"] += 1
+        if emit is not None:
+            emit(_record(frame, full, done.packets))
 
 
 class _nullcontext:

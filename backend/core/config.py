@@ -51,7 +51,12 @@ def _split_csv(value: Any) -> Any:
 
 
 class CANSettings(_Section):
-    """CAN bus interfaces."""
+    """CAN bus interfaces.
+
+    Checked here: the form of each value. Checked by
+    ``backend.services.can_config.validate_can_settings`` (it needs python-can and the file
+    system): the bus type, and each ``replay:`` channel's options and log file.
+    """
 
     interfaces: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["virtual0"],
@@ -125,26 +130,11 @@ class CANSettings(_Section):
 
     @field_validator("interfaces", mode="after")
     @classmethod
-    def _check_replay(cls, value: list[str]) -> list[str]:
-        from backend.integrations.can.replay import is_replay, parse_replay_channel
-
-        for channel in value:
-            if is_replay(channel):
-                parse_replay_channel(channel)
+    def _check_interfaces(cls, value: list[str]) -> list[str]:
+        # Only the form here: whether a replay log exists and the bus type is one python-can
+        # knows is checked by backend.services.can_config.validate_can_settings.
         if len(set(value)) != len(value):
             raise ValueError("an interface is listed twice")
-        return value
-
-    @field_validator("bustype", mode="after")
-    @classmethod
-    def _check_bustype(cls, value: str) -> str:
-        # python-can's registry of interface names (imported here only, for the check).
-        from can.interfaces import BACKENDS
-
-        if value not in BACKENDS:
-            raise ValueError(
-                f"unknown python-can interface '{value}'; known: {', '.join(sorted(BACKENDS))}"
-            )
         return value
 
     @field_validator("product_id", mode="after")

@@ -64,6 +64,9 @@ class CANStatisticsResponse(BaseModel):
     interfaces: dict[str, dict[str, Any]]
     rx: int
     tx: int
+    standard_skipped: int = Field(
+        description="Standard (11-bit) frames received and skipped: RV-C uses 29-bit ids only."
+    )
     dgns: list[dict[str, Any]]
     dgn_overflow: int
     sources: list[dict[str, Any]]

@@ -10,7 +10,6 @@ frame passes through the same path as ``tx``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -18,12 +17,14 @@ from typing import Any
 
 import can
 
-from backend.core.config import CANSettings
+from backend.core.config import CANSettings, ConfigError
 from backend.integrations.can import message_factory as mf
 from backend.integrations.can.frame_event import Direction, FrameEvent
 from backend.integrations.can.manager import BusFactory, BusInterface, InterfaceState
 from backend.integrations.can.node import RVCNode
+from backend.integrations.can.tasks import cancel_and_wait
 from backend.integrations.rvc.transport import Reassembler
+from backend.services.can_config import validate_can_settings
 from backend.services.can_interface_service import CANInterfaceService
 from backend.services.can_sniffer import CommandGroups, Sniffer
 from backend.services.can_statistics import CANStatistics
@@ -97,10 +98,7 @@ class CANService:
     async def stop(self) -> None:
         """Stop housekeeping, the RV-C nodes and the interfaces. Idempotent."""
         task, self._housekeeping = self._housekeeping, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         for node in self.nodes.values():
             await node.stop()
         await self.interface_service.stop()
@@ -335,6 +333,7 @@ class CANService:
                 "rx_dropped": c.rx_dropped,
                 "tx_dropped": c.tx_dropped,
                 "echo_suppressed": c.echo_suppressed,
+                "standard_skipped": c.standard_skipped,
                 "rates": self.stats.interface_rates(name, interface.bitrate, now),
                 "last_frame_time": self.stats.last_frame.get(name),
             }
@@ -346,6 +345,7 @@ class CANService:
             "interfaces": interfaces,
             "rx": sum(i["rx"] for i in interfaces.values()),
             "tx": sum(i["tx"] for i in interfaces.values()),
+            "standard_skipped": sum(i["standard_skipped"] for i in interfaces.values()),
             "dgns": self.stats.per_dgn(),
             "dgn_overflow": self.stats.dgn_overflow,
             "sources": self.stats.per_source(),
@@ -418,7 +418,14 @@ class CANFeature(Feature):
         self._service: CANService | None = None
 
     async def start(self) -> None:
-        """Open the interfaces (each connects and reconnects on its own)."""
+        """Check the settings, then open the interfaces (each connects and reconnects alone).
+
+        Raises:
+            ConfigError: the settings cannot be used (one line per problem, naming its variable).
+        """
+        problems = validate_can_settings(self.settings.can)
+        if problems:
+            raise ConfigError(problems)
         rvc_service = self.context.dependency("rvc").service  # pyright: ignore[reportAttributeAccessIssue]
         self._service = CANService(
             self.settings.can,

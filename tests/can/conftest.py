@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
@@ -167,3 +168,46 @@ def down_bustype(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setitem(BACKENDS, "coachiq_down", ("tests.can.conftest", "DownBus"))
     monkeypatch.setattr(can.util, "VALID_INTERFACES", VALID_INTERFACES | {"coachiq_down"})
     return "coachiq_down"
+
+
+class BrokenBus(can.BusABC):
+    """A python-can interface that rejects its configuration (registered as ``coachiq_broken``)."""
+
+    def __init__(self, channel: str, **kwargs: Any) -> None:
+        raise ValueError(f"channel {channel!r} is not one this adapter has")
+
+    def send(self, msg: can.Message, timeout: float | None = None) -> None:
+        raise AssertionError("never opened")
+
+
+class StuckBus(can.BusABC):
+    """A bus whose sends never complete until shut down (registered as ``coachiq_stuck``)."""
+
+    def __init__(self, channel: str, **kwargs: Any) -> None:
+        self._closed = threading.Event()
+        super().__init__(channel=channel, **kwargs)
+
+    def _recv_internal(self, timeout: float | None) -> tuple[can.Message | None, bool]:
+        self._closed.wait(min(timeout or 0.02, 0.02))
+        return None, False
+
+    def send(self, msg: can.Message, timeout: float | None = None) -> None:
+        self._closed.wait(10)
+
+    def shutdown(self) -> None:
+        self._closed.set()
+        super().shutdown()
+
+
+@pytest.fixture
+def register_bustype(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, type], str]:
+    """Register a bus class with python-can under a name for the test; returns the name."""
+    import can.util
+    from can.interfaces import BACKENDS
+
+    def register(name: str, cls: type) -> str:
+        monkeypatch.setitem(BACKENDS, name, ("tests.can.conftest", cls.__name__))
+        monkeypatch.setattr(can.util, "VALID_INTERFACES", can.util.VALID_INTERFACES | {name})
+        return name
+
+    return register

@@ -11,7 +11,7 @@ import can
 import httpx
 
 from backend.main import create_app
-from tests.can.conftest import recv_until, unique_channel, wait_for
+from tests.can.conftest import BrokenBus, StuckBus, recv_until, unique_channel, wait_for
 from tests.factories import make_settings
 
 ONLY_CAN = {
@@ -95,21 +95,71 @@ async def test_send_rejects_bad_input_with_422_naming_the_field() -> None:
         assert bad_dgn.status_code == 422
 
 
-async def test_full_queue_gives_503_and_readyz_shows_degraded(down_bustype) -> None:
+async def test_send_to_a_reconnecting_interface_is_refused_with_the_reason(down_bustype) -> None:
     channel = unique_channel()
     async with running_app(interfaces=channel, bustype=down_bustype, tx_queue_size=2) as (
         client,
         service,
     ):
-        await wait_for(lambda: service.status()["state"] == "down")
+        await wait_for(lambda: service.interfaces_status()[0]["state"] == "reconnecting")
         body = {"can_id": "19FEDB9F", "data": "00"}
-        codes = [(await client.post("/api/can/send", json=body)).status_code for _ in range(3)]
-        assert codes == [202, 202, 503]
-        response = await client.post("/api/can/send", json=body)
-        assert "full" in response.json()["detail"]
+        responses = [await client.post("/api/can/send", json=body) for _ in range(3)]
+        # Refused at once, each time, with why: never queued to expire unseen or "queue full".
+        assert [r.status_code for r in responses] == [503, 503, 503]
+        detail = responses[0].json()["detail"]
+        assert detail.startswith(f"interface {channel} is reconnecting: ")
+        assert "No such device" in detail
+        assert "full" not in detail
+        assert service.interface_service.get(channel).tx_queue_length == 0
         ready = await client.get("/readyz")
         can_health = ready.json()["details"]["can"]
         assert can_health["status"] == "degraded"  # reconnecting degrades, does not fail
         assert can_health["details"][channel]["state"] == "reconnecting"
         assert ready.status_code == 200
         await asyncio.sleep(0)
+
+
+async def test_send_to_a_failed_interface_is_refused_with_the_reason(register_bustype) -> None:
+    channel = unique_channel()
+    broken = register_bustype("coachiq_broken", BrokenBus)
+    async with running_app(interfaces=channel, bustype=broken) as (client, service):
+        await wait_for(lambda: service.interfaces_status()[0]["state"] == "failed")
+        response = await client.post("/api/can/send", json={"can_id": "19FEDB9F", "data": "00"})
+        assert response.status_code == 503
+        assert response.json()["detail"] == (
+            f"interface {channel} is failed: ValueError: channel '{channel}' is not one this "
+            "adapter has; the frame was not sent"
+        )
+
+
+async def test_full_queue_gives_503_naming_the_queue(register_bustype) -> None:
+    channel = unique_channel()
+    stuck = register_bustype("coachiq_stuck", StuckBus)  # the writer never gets a frame out
+    async with running_app(interfaces=channel, bustype=stuck, tx_queue_size=2) as (
+        client,
+        service,
+    ):
+        await wait_for(lambda: service.status()["state"] == "up")
+        body = {"can_id": "19FEDB9F", "data": "00"}
+        codes = [(await client.post("/api/can/send", json=body)).status_code for _ in range(4)]
+        assert codes[-1] == 503 and 202 not in codes[codes.index(503) :], codes
+        response = await client.post("/api/can/send", json=body)
+        assert response.status_code == 503
+        assert "transmit queue of interface" in response.json()["detail"]
+        assert "full" in response.json()["detail"]
+
+
+async def test_standard_frames_are_skipped_and_counted(peer) -> None:
+    channel = unique_channel()
+    bus = peer(channel)
+    async with running_app(interfaces=channel) as (client, service):
+        await wait_for(lambda: service.status()["state"] == "up")
+        # An 11-bit frame whose id would decode as something if taken for a 29-bit one.
+        bus.send(can.Message(arbitration_id=0x742, data=bytes(8), is_extended_id=False))
+        bus.send(can.Message(arbitration_id=0x19FFFD42, data=bytes.fromhex("0164020100943577")))
+        await wait_for(lambda: service.statistics()["standard_skipped"] == 1)
+        stats = (await client.get("/api/can/statistics")).json()
+        assert stats["standard_skipped"] == 1
+        assert stats["interfaces"][channel]["standard_skipped"] == 1
+        frames = (await client.get("/api/can/sniffer", params={"limit": 1000})).json()["frames"]
+        assert [f["can_id"] for f in frames if f["direction"] == "rx"] == ["19FFFD42"]

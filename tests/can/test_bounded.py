@@ -9,6 +9,8 @@ from collections import deque
 import can
 
 from backend.integrations.can.manager import BatchingReceiver
+from backend.integrations.rvc import decoder as rvc_decoder
+from backend.integrations.rvc.loader import load_config_data
 from tests.can.conftest import can_settings, unique_channel, wait_for
 
 FRAMES = 200_000
@@ -16,7 +18,16 @@ FRAMES = 200_000
 
 async def test_200000_frames_leave_every_buffer_at_or_under_its_cap(make_service) -> None:
     channel = unique_channel()
-    service = await make_service(can_settings(interfaces=[channel], pending_timeout=0.5))
+    # The settings say the bus echoes our frames (as udp_multicast does) but this bus never does:
+    # every frame sent leaves an entry in the echo table, the worst case for its bound.
+    service = await make_service(
+        can_settings(
+            interfaces=[channel],
+            pending_timeout=0.5,
+            bus_options={"receive_own_messages": True},
+        ),
+        bus_factories={channel: lambda: can.Bus(interface="virtual", channel=channel)},
+    )
     await wait_for(lambda: service.interfaces_status()[0]["address_claim"] == "claimed")
     await asyncio.sleep(0.05)
     before = sum(s["count"] for s in service.statistics()["sources"])
@@ -28,6 +39,7 @@ async def test_200000_frames_leave_every_buffer_at_or_under_its_cap(make_service
 
     service.add_listener(listener)
     start = time.time()
+    any_ids: set[int] = set()
     t0 = time.perf_counter()
     for i in range(FRAMES):
         ts = start + i * 0.001  # 200 s of traffic at 1000 frames/s
@@ -41,6 +53,7 @@ async def test_200000_frames_leave_every_buffer_at_or_under_its_cap(make_service
         elif i % 7 == 0:
             # any DGN at all, including unknown ones (bounded per-DGN table)
             any_id = 0x18000000 | (i * 2654435761) & 0x1FFFF00
+            any_ids.add(any_id)
             service.process_frame(channel, any_id, bytes(8), "rx", ts)
         elif i % 97 == 0:
             # INITIAL_PACKETs that never complete: reassembly sessions stay bounded
@@ -73,6 +86,22 @@ async def test_200000_frames_leave_every_buffer_at_or_under_its_cap(make_service
         assert reassembler.buffered_bytes <= reassembler.max_bytes
     interface = service.interface_service.get(channel)
     assert interface.tx_queue_length <= interface.tx_queue_size
+    # The decoder's id -> frame decoder cache: more distinct ids went through than it holds.
+    decoder = load_config_data().decoder
+    assert len(any_ids) > rvc_decoder._ID_CACHE_MAX
+    assert len(decoder._ids) <= rvc_decoder._ID_CACHE_MAX
+    # The echo table: three times its cap of frames sent, none echoed back.
+    cap = interface._echo_times.maxlen
+    assert cap == 4 * interface.tx_queue_size
+    sent_before = interface.counters.tx
+    for batch in range(3 * cap // 128):
+        for k in range(128):
+            await service.send_can_message(0x19FEDB9F, (batch * 128 + k).to_bytes(8, "big"))
+        await wait_for(lambda: interface.tx_queue_length == 0)
+    await wait_for(lambda: interface.counters.tx - sent_before >= 3 * cap)
+    assert interface.counters.echo_suppressed == 0
+    assert len(interface._echo_times) <= cap
+    assert len(interface._echo) <= cap
     print(f"\n{FRAMES} frames through process_frame: {elapsed * 1e6 / FRAMES:.1f} us/frame")
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import pytest
 
 from backend.core.config import ConfigError, load_settings
+from backend.main import create_app
+from backend.services.can_config import validate_can_settings
 from backend.services.feature_base import HealthStatus
 from tests.can.conftest import can_settings, unique_channel, wait_for
+from tests.factories import make_settings
 
 
 @pytest.mark.parametrize(
     ("env", "variable", "message"),
     [
-        ({"COACHIQ_CAN__BUSTYPE": "socketcann"}, "COACHIQ_CAN__BUSTYPE", "unknown python-can"),
         (
             {"COACHIQ_CAN__INTERFACES": "can0", "COACHIQ_CAN__INTERFACE_MAPPINGS": "house:can1"},
             "COACHIQ_CAN__INTERFACE_MAPPINGS",
@@ -36,6 +38,49 @@ def test_bad_values_name_the_variable(monkeypatch, env, variable, message) -> No
     assert len(info.value.lines) == 1
     assert info.value.lines[0].startswith(f"{variable}: ")
     assert message in info.value.lines[0]
+
+
+def test_unknown_bus_type_names_the_variable(monkeypatch) -> None:
+    monkeypatch.setenv("COACHIQ_CAN__BUSTYPE", "socketcann")
+    settings = load_settings(None)  # the core layer checks the form; python-can's names, not
+    [line] = validate_can_settings(settings)
+    assert line.startswith("COACHIQ_CAN__BUSTYPE: unknown python-can interface 'socketcann'; ")
+    assert "known: " in line and "socketcan, " in line
+    assert line.endswith("(got 'socketcann')")
+    assert validate_can_settings(settings.can) == [line]
+
+
+def test_every_problem_is_one_line(tmp_path) -> None:
+    settings = make_settings(
+        can={
+            "bustype": "nosuchbus",
+            "interfaces": f"can0,replay:{tmp_path}/a.log,replay:{tmp_path}/b.log?loop=2",
+        }
+    )
+    lines = validate_can_settings(settings)
+    assert [line.split(":")[0] for line in lines] == [
+        "COACHIQ_CAN__INTERFACES",
+        "COACHIQ_CAN__INTERFACES",
+        "COACHIQ_CAN__BUSTYPE",
+    ]
+    assert "no such log file" in lines[0]
+    assert "loop must be 0 or 1" in lines[1]
+    assert validate_can_settings(make_settings()) == []
+
+
+async def test_can_feature_start_fails_with_the_lines() -> None:
+    app = create_app(
+        make_settings(
+            can={"bustype": "socketcann"},
+            features={"enable_simulator": False, "enable_persistence": False},
+        )
+    )
+    async with app.router.lifespan_context(app):
+        can_feature = next(f for f in app.state.feature_manager.status() if f["name"] == "can")
+    assert can_feature["state"] == "failed"
+    assert (
+        "COACHIQ_CAN__BUSTYPE: unknown python-can interface 'socketcann'" in (can_feature["reason"])
+    )
 
 
 def test_good_values_parse(monkeypatch) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
 
+import can
 import pytest
 
-from backend.core.config import ConfigError, load_settings
+from backend.core.config import load_settings
 from backend.integrations.can.errors import ReadOnlyInterfaceError, UnknownInterfaceError
 from backend.integrations.can.frame_event import FrameEvent
-from backend.integrations.can.replay import iter_log
+from backend.integrations.can.logs import read_log_file
+from backend.services.can_config import validate_can_settings
 from tests.can.conftest import can_settings, wait_for
 
 CANDUMP_LOG = """\
@@ -28,10 +31,14 @@ def test_log_formats_are_read(tmp_path) -> None:
     log.write_text(CANDUMP_LOG + "garbage line\n")
     screen = tmp_path / "b.txt"
     screen.write_text(SCREEN_TA + "  can1  19FFE096   [8]  01 01 FF FF 64 C8 FF FF\n")
-    assert [f[1] for f in iter_log(log)] == [0x19FFFD42, 0x19FFDC5D, 0x19FEBD42]
-    frames = list(iter_log(screen))
-    assert frames[0] == (1700000000.0, 0x19FFE096, bytes.fromhex("0301FFFF64C8FFFF"))
-    assert frames[2][0] is None and frames[2][2][0] == 1
+    assert [f.can_id for f in read_log_file(log)] == [0x19FFFD42, 0x19FFDC5D, 0x19FEBD42]
+    frames = list(read_log_file(screen))
+    assert (frames[0].seconds, frames[0].can_id, frames[0].data) == (
+        1700000000.0,
+        0x19FFE096,
+        bytes.fromhex("0301FFFF64C8FFFF"),
+    )
+    assert frames[2].seconds is None and frames[2].data[0] == 1
 
 
 async def test_replay_plays_with_the_recorded_timing_and_is_read_only(
@@ -71,11 +78,87 @@ async def test_replay_loops(make_service, tmp_path) -> None:
 
 def test_bad_replay_channels_name_the_variable(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("COACHIQ_CAN__INTERFACES", f"replay:{tmp_path}/missing.log")
-    with pytest.raises(ConfigError) as info:
-        load_settings(None)
-    assert info.value.lines[0].startswith("COACHIQ_CAN__INTERFACES: ")
-    assert "no such log file" in info.value.lines[0]
+    [line] = validate_can_settings(load_settings(None))
+    assert line.startswith("COACHIQ_CAN__INTERFACES: ")
+    assert "no such log file" in line
     (tmp_path / "x.log").write_text(CANDUMP_LOG)
     monkeypatch.setenv("COACHIQ_CAN__INTERFACES", f"replay:{tmp_path}/x.log?speed=fast")
-    with pytest.raises(ConfigError, match="speed must be a number"):
-        load_settings(None)
+    [line] = validate_can_settings(load_settings(None))
+    assert line.startswith("COACHIQ_CAN__INTERFACES: ")
+    assert "speed must be a number" in line
+
+
+async def test_candump_absolute_timestamps_replay_with_their_timing(make_service, tmp_path) -> None:
+    """``candump -tA`` lines: ``(2023-11-06 10:00:00.123456) can0 19FFFD42 [8] ...``."""
+    log = tmp_path / "coach.txt"
+    log.write_text(
+        " (2023-11-06 10:00:00.100000)  can0  19FFFD42   [8]  01 64 02 01 00 94 35 77\n"
+        " (2023-11-06 10:00:00.300000)  can0  19FFDC5D   [8]  00 5E 01 00 00 FF FF FF\n"
+    )
+    frames = list(read_log_file(log))
+    assert frames[0].seconds == datetime(2023, 11, 6, 10, 0, 0, 100000).timestamp()
+    service = await make_service(can_settings(interfaces=[f"replay:{log}"]))
+    events: list[FrameEvent] = []
+    service.add_listener(events.append)
+    await wait_for(lambda: len(events) == 2)
+    assert [e.decoded.name for e in events] == ["DC_SOURCE_STATUS_1", "GENERATOR_STATUS_1"]
+    assert events[0].decoded.signals["dc_voltage"] == 12.90
+    assert 0.15 <= events[1].timestamp - events[0].timestamp <= 0.3  # 0.2 s recorded
+    assert service.interfaces_status()[0]["state"] == "up"
+
+
+async def test_asc_log_named_dot_log_is_replayed(make_service, tmp_path) -> None:
+    log = tmp_path / "coach.log"  # ASC content, candump's suffix: the content decides
+    writer = can.ASCWriter(str(log))
+    for i, (can_id, data) in enumerate(
+        [(0x19FFFD42, "0164020100943577"), (0x19FFDC5D, "005E010000FFFFFF")]
+    ):
+        writer.on_message_received(
+            can.Message(
+                timestamp=1700000000.0 + i * 0.05,
+                arbitration_id=can_id,
+                data=bytes.fromhex(data),
+                channel=0,
+            )
+        )
+    writer.stop()
+    service = await make_service(can_settings(interfaces=[f"replay:{log}"]))
+    events: list[FrameEvent] = []
+    service.add_listener(events.append)
+    await wait_for(lambda: len(events) == 2)
+    assert [e.decoded.name for e in events] == ["DC_SOURCE_STATUS_1", "GENERATOR_STATUS_1"]
+
+
+async def test_log_without_frames_fails_the_interface_with_the_reason(
+    make_service, tmp_path
+) -> None:
+    log = tmp_path / "notes.log"
+    log.write_text("this is not a CAN log\nnor is this\n")
+    channel = f"replay:{log}"
+    service = await make_service(can_settings(interfaces=[channel]))
+    await wait_for(lambda: service.interfaces_status()[0]["state"] == "failed")
+    status = service.interfaces_status()[0]
+    assert "holds no CAN frames" in status["last_error"]
+    assert str(log) in status["last_error"]
+    assert service.status()["state"] == "down"
+    assert "holds no CAN frames" in service.health().details[channel]["last_error"]
+
+
+async def test_replay_keeps_the_recorded_standard_or_extended_id(make_service, tmp_path) -> None:
+    """A 29-bit id with a small value stays extended; a recorded 11-bit frame is not RV-C."""
+    log = tmp_path / "mixed.log"
+    log.write_text(
+        "(1700000000.000000) can0 123#0102030405060708\n"  # 11-bit: skipped and counted
+        "(1700000000.010000) can0 00000123#0102030405060708\n"  # 29-bit id 0x123
+        "(1700000000.020000) can0 19FFFD42#0164020100943577\n"
+    )
+    service = await make_service(can_settings(interfaces=[f"replay:{log}"]))
+    events: list[FrameEvent] = []
+    service.add_listener(events.append)
+    await wait_for(lambda: len(events) == 2)
+    assert [e.arbitration_id for e in events] == [0x123, 0x19FFFD42]
+    stats = service.statistics()
+    channel = service.interface_service.names[0]
+    assert stats["interfaces"][channel]["standard_skipped"] == 1
+    assert stats["standard_skipped"] == 1
+    assert stats["interfaces"][channel]["rx"] == 2

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import threading
 from pathlib import Path
+from typing import IO
 
 import can
 import pytest
@@ -156,3 +160,100 @@ def test_spec_listing(app: typer.Typer) -> None:
     table = runner.invoke(app, ["spec"])
     assert table.exit_code == 0
     assert "DC_DIMMER_STATUS_3" in table.stdout
+
+
+def test_absolute_date_timestamps_of_candump_ta(app: typer.Typer, tmp_path: Path) -> None:
+    path = tmp_path / "screen.txt"
+    path.write_text(
+        " (2023-11-06 10:00:00.123456)  can0  19FFFD42   [8]  01 64 02 01 00 94 35 77\n"
+    )
+    result = runner.invoke(app, ["decode", str(path)])
+    assert result.exit_code == 0, result.output
+    [record] = _records(result.stdout)
+    assert record["timestamp"] == "2023-11-06 10:00:00.123456"
+    assert record["signals"]["dc_voltage"] == 12.9
+
+
+def test_format_comes_from_the_content_not_the_name(app: typer.Typer, tmp_path: Path) -> None:
+    path = tmp_path / "really-asc.log"  # an ASC file with candump's suffix
+    out = can.ASCWriter(str(path))
+    out.on_message_received(
+        can.Message(
+            timestamp=1700000000.5,
+            arbitration_id=0x19FFFD42,
+            data=bytes.fromhex("0164020100943577"),
+            channel=0,
+        )
+    )
+    out.stop()
+    result = runner.invoke(app, ["decode", str(path)])
+    assert result.exit_code == 0, result.output
+    [record] = _records(result.stdout)
+    assert record["name"] == "DC_SOURCE_STATUS_1"
+
+
+def test_standard_input_is_decoded_line_by_line_as_it_arrives() -> None:
+    """``candump -L can0 | coachiq decode -``: each record is out before the next line is in."""
+    program = (
+        "import typer\n"
+        "from backend.cli.decode import register\n"
+        "app = typer.Typer()\n"
+        "register(app)\n"
+        "app()\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", program, "decode", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    lines = CANDUMP_LOG.splitlines(keepends=True)
+    try:
+        # A frame, then a malformed line: the record and the report come while stdin stays open.
+        proc.stdin.write(lines[0].encode())
+        proc.stdin.flush()
+        first = json.loads(_readline(proc.stdout))
+        assert first["name"] == "DC_SOURCE_STATUS_1"
+        assert first["signals"]["dc_voltage"] == 12.9
+        proc.stdin.write((lines[1] + lines[2]).encode())
+        proc.stdin.flush()
+        assert json.loads(_readline(proc.stdout))["name"] == "GENERATOR_STATUS_1"
+        assert "-:3: skipped malformed line" in _readline(proc.stderr)
+    finally:
+        proc.stdin.close()
+    assert proc.wait(timeout=30) == 0
+    proc.stdout.close()
+    proc.stderr.close()
+
+
+def _readline(stream: IO[bytes], timeout: float = 20.0) -> str:
+    """One line from a child's pipe, failing if it does not come within ``timeout``."""
+    result: list[bytes] = []
+    reader = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    assert result and result[0], "no line within the timeout: the output is not streamed"
+    return result[0].decode()
+
+
+@pytest.mark.parametrize(("suffix", "writer"), [(".blf", can.BLFWriter), (".asc", can.ASCWriter)])
+def test_python_can_formats_on_standard_input(
+    app: typer.Typer, tmp_path: Path, suffix: str, writer: type
+) -> None:
+    path = tmp_path / f"log{suffix}"
+    out = writer(str(path))
+    out.on_message_received(
+        can.Message(
+            timestamp=1700000000.5,
+            arbitration_id=0x19FFFD42,
+            data=bytes.fromhex("0164020100943577"),
+            channel=0,
+        )
+    )
+    out.stop()
+    result = runner.invoke(app, ["decode", "-"], input=path.read_bytes())
+    assert result.exit_code == 0, result.output
+    [record] = _records(result.stdout)
+    assert record["signals"]["dc_voltage"] == 12.9

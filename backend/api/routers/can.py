@@ -7,7 +7,11 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from backend.core.dependencies import get_can_service
-from backend.integrations.can.errors import TransmitQueueFullError, UnknownInterfaceError
+from backend.integrations.can.errors import (
+    InterfaceUnavailableError,
+    TransmitQueueFullError,
+    UnknownInterfaceError,
+)
 from backend.models.can import (
     CANInterfacesResponse,
     CANSendRequest,
@@ -84,19 +88,26 @@ async def can_sniffer_groups(
     response_model=CANSendResponse,
     status_code=202,
     summary="Send a raw frame",
-    responses={422: {"description": "Bad frame or interface"}, 503: {"description": "Busy"}},
+    responses={
+        422: {"description": "Bad frame or interface"},
+        503: {"description": "Interface not connected (failed, reconnecting) or its queue full"},
+    },
 )
 async def can_send(
     request: CANSendRequest, service: Any = Depends(get_can_service)
 ) -> dict[str, Any]:
-    """Queue one raw frame on an interface (logical or physical; default house)."""
+    """Queue one raw frame on an interface (logical or physical; default house).
+
+    A frame for an interface that is failed or reconnecting is refused at once (503 naming the
+    state and the last error) rather than queued to expire unseen.
+    """
     arbitration_id, data = request.frame()
     try:
         physical = service.interface_service.resolve_interface(request.interface)
         await service.send_can_message(arbitration_id, data, interface=physical)
     except UnknownInterfaceError as exc:
         raise HTTPException(422, f"interface: {exc}") from None
-    except TransmitQueueFullError as exc:
+    except (InterfaceUnavailableError, TransmitQueueFullError) as exc:
         raise HTTPException(503, str(exc)) from None
     return {
         "status": "queued",

@@ -18,6 +18,23 @@ class TransmitQueueFullError(CANError):
         )
 
 
+class InterfaceUnavailableError(CANError):
+    """The interface is not connected (failed, reconnecting, stopped); nothing was queued (503).
+
+    Attributes:
+        interface: the physical channel.
+        state: its state (``failed``, ``reconnecting``, ``stopped``).
+        reason: the last error seen on it, if any.
+    """
+
+    def __init__(self, interface: str, state: str, reason: str | None = None) -> None:
+        self.interface = interface
+        self.state = state
+        self.reason = reason
+        because = f": {reason}" if reason else ""
+        super().__init__(f"interface {interface} is {state}{because}; the frame was not sent")
+
+
 class UnknownInterfaceError(CANError, ValueError):
     """The interface named is neither a logical name nor a configured channel (HTTP 422)."""
 

@@ -23,8 +23,13 @@ from typing import Any
 
 import can
 
-from backend.integrations.can.errors import ReadOnlyInterfaceError, TransmitQueueFullError
+from backend.integrations.can.errors import (
+    InterfaceUnavailableError,
+    ReadOnlyInterfaceError,
+    TransmitQueueFullError,
+)
 from backend.integrations.can.replay import ReplayBus, is_replay
+from backend.integrations.can.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +66,10 @@ class InterfaceState(StrEnum):
     STOPPED = "stopped"
 
 
+# States in which a frame to send is queued (see BusInterface.enqueue).
+_ACCEPTING = frozenset({InterfaceState.UP, InterfaceState.CONNECTING})
+
+
 @dataclass(slots=True)
 class InterfaceCounters:
     """Counters of one interface (monotonic over the process lifetime)."""
@@ -72,6 +81,7 @@ class InterfaceCounters:
     tx_dropped: int = 0
     echo_suppressed: int = 0
     reconnects: int = 0
+    standard_skipped: int = 0  # 11-bit frames: not RV-C, never decoded
 
 
 class SupervisedNotifier(can.Notifier):
@@ -277,10 +287,7 @@ class BusInterface:
     async def stop(self) -> None:
         """Cancel the supervisor and writer, stop the Notifier, shut the bus down. Idempotent."""
         task, self._supervisor = self._supervisor, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         await self._teardown()
         if self.state is not InterfaceState.FAILED:
             self._set_state(InterfaceState.STOPPED)
@@ -349,7 +356,9 @@ class BusInterface:
 
     async def _open(self) -> None:
         loop = asyncio.get_running_loop()
-        opening = asyncio.ensure_future(asyncio.to_thread(self._bus_factory))
+        opening = asyncio.create_task(
+            asyncio.to_thread(self._bus_factory), name=f"can-open-{self.name}"
+        )
         try:
             bus = await asyncio.shield(opening)
         except asyncio.CancelledError:
@@ -370,10 +379,7 @@ class BusInterface:
 
     async def _teardown(self) -> None:
         writer, self._writer = self._writer, None
-        if writer is not None:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+        await cancel_and_wait(writer)
         if self._receiver is not None:
             self._receiver.stop()
             self._receiver = None
@@ -415,6 +421,9 @@ class BusInterface:
             count += 1
             if msg.is_error_frame or msg.is_remote_frame:
                 continue
+            if not msg.is_extended_id:  # RV-C uses 29-bit ids only
+                self.counters.standard_skipped += 1
+                continue
             if echo:
                 key = (msg.arbitration_id, bytes(msg.data))
                 pending = echo.get(key)
@@ -450,12 +459,23 @@ class BusInterface:
     def enqueue(self, msg: can.Message, tag: Any = None) -> None:
         """Queue a frame for the writer; ``tag`` comes back with the frame once sent.
 
+        Accepted while the interface is ``up`` or making its first connection (``connecting``:
+        the frame goes out once connected, or is dropped after ``tx_max_age``). Refused at once
+        while it is ``reconnecting`` or ``failed`` (or stopped): an owner pressing a switch then
+        should be told now that the command did not go out and why, not see "queued" and have
+        the frame expire unseen seconds later (a reconnection can take up to 30 s). Frames queued
+        before the interface went down stay queued and go out when it is back, if still fresh.
+
         Raises:
             ReadOnlyInterfaceError: the interface is a replay.
+            InterfaceUnavailableError: the interface is reconnecting, failed or stopped (the
+                message names the state and the last error).
             TransmitQueueFullError: the queue holds ``tx_queue_size`` frames already.
         """
         if self.read_only:
             raise ReadOnlyInterfaceError(self.name)
+        if self.state not in _ACCEPTING:
+            raise InterfaceUnavailableError(self.name, self.state.value, self.last_error)
         try:
             self._tx_queue.put_nowait((msg, time.monotonic(), tag))
         except asyncio.QueueFull:

@@ -11,13 +11,13 @@ address specifically.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from enum import StrEnum
 
 from backend.integrations.can import message_factory as mf
 from backend.integrations.can.errors import CANError
+from backend.integrations.can.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +96,7 @@ class RVCNode:
         for task in tasks:
             task.cancel()
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         self._tasks.clear()
 
     def _emit(self, frame: mf.Frame) -> bool:

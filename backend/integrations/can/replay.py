@@ -1,15 +1,16 @@
 """The replay channel: ``replay:PATH[?speed=2&loop=1]`` plays a recorded log as a read-only bus.
 
-Formats: candump log (``(1700000000.123456) can0 19FEDA9F#0102...``), candump's screen format
-(``  can0  19FEDA9F   [8]  01 02 ...``, with or without a ``(timestamp)``) and python-can's
-readable formats (ASC, BLF, TRC, CSV) through ``can.LogReader``. The bus is read by the
-Notifier's thread like any other; it sleeps to keep the recording's timing (divided by
-``speed``), so nothing blocks the event loop.
+The log is read by :func:`backend.integrations.can.logs.read_log_file`, the same reader as
+``coachiq decode`` (candump log and screen formats, python-can's ASC, BLF, TRC and CSV; the format
+is detected from the content, not the file name). Frames keep their recorded extended/standard
+flag. The bus is read by the Notifier's thread like any other; it sleeps to keep the recording's
+timing (divided by ``speed``), so nothing blocks the event loop. A log without a single frame
+cannot be opened (``ValueError``: the interface is ``failed`` with that reason).
 """
 
 from __future__ import annotations
 
-import re
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -20,14 +21,11 @@ from urllib.parse import parse_qs
 
 import can
 
-REPLAY_PREFIX = "replay:"
-_READER_SUFFIXES = frozenset({".asc", ".blf", ".trc", ".csv"})
-_LOG_LINE = re.compile(r"^\((?P<ts>[0-9.]+)\)\s+(?P<ch>\S+)\s+(?P<id>[0-9A-Fa-f]+)#(?P<data>\S*)")
-_SCREEN_LINE = re.compile(
-    r"^(?:\((?P<ts>[0-9.]+)\)\s+)?(?P<ch>\S+)\s+(?P<id>[0-9A-Fa-f]+)\s+\[(?P<dlc>\d)\]\s*(?P<data>.*)$"
-)
+from backend.integrations.can.logs import LogFrame, read_log_file
 
-LogFrame = tuple[float | None, int, bytes]
+logger = logging.getLogger(__name__)
+
+REPLAY_PREFIX = "replay:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,43 +73,15 @@ def parse_replay_channel(channel: str) -> ReplaySpec:
     return ReplaySpec(path, speed, loop_text in {"1", "true", "yes"})
 
 
-def _parse_text_line(line: str) -> LogFrame | None:
-    text = line.strip()
-    if not text or text.startswith("#"):
-        return None
-    match = _LOG_LINE.match(text)
-    if match:
-        data = bytes.fromhex(match["data"])
-    else:
-        match = _SCREEN_LINE.match(text)
-        if not match:
-            return None
-        data = bytes.fromhex("".join(match["data"].split()))[: int(match["dlc"])]
-    ts = float(match["ts"]) if match["ts"] else None
-    return ts, int(match["id"], 16), data
-
-
-def iter_log(path: Path) -> Iterator[LogFrame]:
-    """Frames of a log file, lazily, skipping lines that are not frames."""
-    if path.suffix.lower() in _READER_SUFFIXES:
-        for msg in can.LogReader(path):
-            if not msg.is_error_frame and not msg.is_remote_frame:
-                yield msg.timestamp, msg.arbitration_id, bytes(msg.data)
-        return
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            try:
-                frame = _parse_text_line(line)
-            except ValueError:
-                frame = None
-            if frame is not None:
-                yield frame
-
-
 class ReplayBus(can.BusABC):
     """A read-only python-can bus that plays a log with its recorded timing."""
 
     def __init__(self, channel: str, spec: ReplaySpec | None = None, **kwargs: Any) -> None:
+        """Open the log and read its first frame.
+
+        Raises:
+            ValueError: the log holds no CAN frame, or cannot be read at all.
+        """
         self._spec = spec or parse_replay_channel(channel)
         self._stop = threading.Event()
         self._frames: Iterator[LogFrame] = iter(())
@@ -121,23 +91,48 @@ class ReplayBus(can.BusABC):
         self._last_ts = 0.0
         self.plays = 0
         self.finished = False
+        self._restart()
+        try:
+            first = next(self._frames, None)
+        except Exception as exc:  # a python-can reader giving up on a damaged file
+            self._close_log()
+            raise ValueError(f"replay log {str(self._spec.path)!r} cannot be read: {exc}") from exc
+        if first is None:
+            self._close_log()
+            raise ValueError(
+                f"replay log {str(self._spec.path)!r} holds no CAN frames "
+                "(formats: candump log or screen, ASC, BLF, TRC, CSV)"
+            )
+        self._next = first
         super().__init__(channel=channel, **kwargs)
         self.channel_info = f"replay of {self._spec.path}"
-        self._restart()
 
     def _restart(self) -> None:
-        self._frames = iter_log(self._spec.path)
+        self._close_log()
+        self._frames = read_log_file(self._spec.path)
         self._next = None
         self._origin_log = -1.0
         self._origin_wall = time.monotonic()
         self.plays += 1
 
+    def _close_log(self) -> None:
+        close = getattr(self._frames, "close", None)
+        if close is not None:
+            close()
+
+    def _read(self) -> LogFrame | None:
+        try:
+            return next(self._frames, None)
+        except Exception as exc:  # damaged further on: what was read is the recording
+            logger.warning("replay of %s stops at a damaged part: %s", self._spec.path, exc)
+            return None
+
     def _peek(self) -> LogFrame | None:
         if self._next is None:
-            self._next = next(self._frames, None)
+            self._next = self._read()
             if self._next is None and self._spec.loop and self.plays < 2**31:
                 self._restart()
-                self._next = next(self._frames, None)
+                self._next = self._read()
         return self._next
 
     def _recv_internal(self, timeout: float | None) -> tuple[can.Message | None, bool]:
@@ -147,7 +142,7 @@ class ReplayBus(can.BusABC):
             self.finished = True
             self._stop.wait(wait)
             return None, False
-        ts, arbitration_id, data = frame
+        ts = frame.seconds
         if ts is None:
             ts = self._last_ts
         if self._origin_log < 0:
@@ -163,9 +158,10 @@ class ReplayBus(can.BusABC):
         self._next = None
         self._last_ts = ts
         msg = can.Message(
-            arbitration_id=arbitration_id,
-            data=data,
-            is_extended_id=arbitration_id > 0x7FF,
+            arbitration_id=frame.can_id,
+            data=frame.data,
+            is_extended_id=frame.extended,
+            is_remote_frame=frame.remote,
             timestamp=time.time(),
             channel=self.channel_info,
             check=False,
@@ -179,7 +175,5 @@ class ReplayBus(can.BusABC):
     def shutdown(self) -> None:
         """Stop waiting and release the file."""
         self._stop.set()
-        close = getattr(self._frames, "close", None)
-        if close is not None:
-            close()
+        self._close_log()
         super().shutdown()
