@@ -39,6 +39,18 @@ def _settings_or_exit(code: int = 2) -> Settings:
         raise typer.Exit(code) from None
 
 
+def _preflight_problems(settings: Settings) -> list[str]:
+    """What would stop the server before it starts: CAN settings and the coach mapping."""
+    from backend.core.coach_mapping import validate_coach_mapping
+    from backend.services.can_config import validate_can_settings
+
+    problems = validate_can_settings(settings)
+    entities_on = settings.features.overrides().get("entities", True)
+    if entities_on:
+        problems += validate_coach_mapping(settings)
+    return problems
+
+
 def _check_data_dir(settings: Settings) -> None:
     """With SQLite persistence on, an unwritable data directory stops start-up with one line."""
     enabled = settings.features.overrides().get("persistence", settings.persistence.enabled)
@@ -89,6 +101,11 @@ def serve(
     if port is not None and not 1 <= port <= 65535:
         typer.echo("configuration error: --port: must be 1-65535", err=True)
         raise typer.Exit(2)
+    problems = _preflight_problems(settings)
+    if problems:
+        for line in problems:
+            typer.echo(f"configuration error: {line}", err=True)
+        raise typer.Exit(2)
     _check_data_dir(settings)
     log_config = configure_logging(settings.logging)
     try:
@@ -124,6 +141,11 @@ def config_validate() -> None:
     from backend.services.feature_manager import FeatureConfigError, FeatureManager
 
     settings = _settings_or_exit(code=1)
+    problems = _preflight_problems(settings)
+    if problems:
+        for line in problems:
+            typer.echo(f"configuration error: {line}", err=True)
+        raise typer.Exit(1)
     try:
         FeatureManager.from_yaml(settings, AppState(settings=settings))
     except (FeatureConfigError, ConfigError) as exc:

@@ -67,3 +67,40 @@ def test_serve_stops_on_an_unwritable_data_directory(
         "(Not a directory); fix its permissions or free space, or set "
         "COACHIQ_PERSISTENCE__DATA_DIR"
     )
+
+
+BAD_MAPPING = """\
+coach:
+  name: Test coach
+areas:
+  galley: Galley
+entities:
+  - entity_id: light.galley
+    name: Galley light
+    type: lamp
+"""
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"), [(["serve", "--port", "8998"], 2), (["config", "validate"], 1)]
+)
+def test_a_mapping_error_stops_start_up_with_file_and_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path, argv: list[str], code: int
+) -> None:
+    mapping = tmp_path / "coach.yml"
+    mapping.write_text(BAD_MAPPING)
+    monkeypatch.setenv("COACHIQ_RVC__COACH_MAPPING_PATH", str(mapping))
+    result = runner.invoke(app, argv)
+    assert result.exit_code == code
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines, result.output
+    assert all(line.startswith(f"configuration error: {mapping}:") for line in lines), lines
+    assert any("lamp" in line for line in lines)
+    assert "Traceback" not in result.output
+
+
+def test_an_unknown_bus_type_stops_serve(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COACHIQ_CAN__BUSTYPE", "warpdrive")
+    result = runner.invoke(app, ["serve", "--port", "8997"])
+    assert result.exit_code == 2
+    assert result.output.startswith("configuration error: COACHIQ_CAN__BUSTYPE:")
