@@ -31,3 +31,6 @@ def configure_routers(app: FastAPI) -> None:
         attributes[module_name] = attribute
     for module in present_modules(tuple(attributes)):
         app.include_router(getattr(module, attributes[module.__name__]))
+        configure = getattr(module, "configure_app", None)
+        if configure is not None:  # e.g. settings values in the module's OpenAPI text
+            configure(app)

@@ -28,6 +28,8 @@ TOGGLE = 0x05
 SHADE_FORWARD = 0x81
 SHADE_REVERSE = 0x41
 SHADE_STOP = 0x04
+# Interlock A and B (bits 0 and 1 of the interlock field) cleared: act on this command alone
+NO_INTERLOCK = 0
 # A repeated motor command is sent at the spec's gap "100 ms when in motion" (6.14.2, 6.38.3)
 MOTOR_REPEAT_INTERVAL = 0.1
 BRIGHTNESS_STEP = 10.0
@@ -104,7 +106,9 @@ def _level_plan(ctx: CommandContext, name: str, args: Mapping[str, Any], key: st
         optimistic = {"state": "on" if level > 0 else "off", key: level}
     if dimmer:
         signals["group"] = None
-        signals["interlock"] = 0
+    # Interlock A/B both 0 (DC_DIMMER_COMMAND_2 byte 5, DC/AC_LOAD_COMMAND byte 3 bits 2-3): a
+    # command with either bit set waits for an identical one from another source (6.23.4).
+    signals["interlock"] = NO_INTERLOCK
     return CommandPlan((_frame(ctx, signals),), _expect_equal(expected), optimistic)
 
 
@@ -278,7 +282,7 @@ def dimmer_pair(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> Comm
             "desired_level_brightness": level,
             "command": code,
             "delay_duration": duration,
-            "interlock": 0,
+            "interlock": NO_INTERLOCK,
         }
         return FrameSpec(ctx.command_dgn, signals, instance)
 
@@ -300,20 +304,60 @@ def shade(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPla
     """WINDOW_SHADE_CONTROL_COMMAND: 0x81 forward (open), 0x41 reverse (close), 0x04 stop.
 
     Forward and reverse carry the motor run duration in seconds, so the controller stops itself.
+    Interlock A and B (byte 5 bits 0-1) are 0: with either set, the controller would wait for an
+    identical command from another source (6.39.3); the reserved bits 2-7 stay 1.
     """
     if name == "stop":
-        frame = _frame(ctx, {"command": SHADE_STOP, "duration": 0})
+        frame = _frame(ctx, {"command": SHADE_STOP, "duration": 0, "interlock": NO_INTERLOCK})
         return CommandPlan((frame,), _expect_equal({"motion": "stopped"}), {"motion": "stopped"})
     code = SHADE_FORWARD if name == "open" else SHADE_REVERSE
-    signals = {"motor_duty": 100, "command": code, "duration": ctx.motor_run_seconds}
+    signals = {
+        "motor_duty": 100,
+        "command": code,
+        "duration": ctx.motor_run_seconds,
+        "interlock": NO_INTERLOCK,
+    }
     motion = _DIRECTION[name]
     return CommandPlan(
         (_frame(ctx, signals),), _expect_equal({"motion": motion}), {"motion": motion}
     )
 
 
+LID_POSITIONS = ("closed", "1_4_open", "1_2_open", "3_4_open", "open")  # ROOF_FAN_STATUS_1
+
+
+def _lid_moving_to(target: str, start: Any):
+    """A predicate: the lid is at ``target`` or has moved from ``start`` toward it.
+
+    ROOF_FAN_STATUS_1 reports the dome in quarters and no motion, so a move is seen as a
+    position between ``start`` and ``target`` (any position between the ends when ``start`` is
+    not known).
+    """
+    goal = LID_POSITIONS.index(target)
+    origin = LID_POSITIONS.index(start) if start in LID_POSITIONS else None
+
+    def check(state: State) -> bool:
+        lid = state.get("lid")
+        if lid not in LID_POSITIONS:
+            return False
+        at = LID_POSITIONS.index(lid)
+        if at == goal:
+            return True
+        if origin is None:
+            return 0 < at < len(LID_POSITIONS) - 1
+        return (at - origin) * (goal - origin) > 0
+
+    return check
+
+
 def roof_fan(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
-    """ROOF_FAN_COMMAND_1: system on/off, speed, direction (air in/out), lid (dome) open/closed."""
+    """ROOF_FAN_COMMAND_1: system on/off, speed, direction (air in/out), lid (dome) open/closed.
+
+    The lid is a motor load: its command is confirmed when the status shows the lid moving
+    toward the target (it travels a quarter at a time), and after the motor run duration a
+    dome ``stop`` (5) is sent, so a lost connection never leaves it running. A command without
+    ``lid`` leaves a moving lid's run alone.
+    """
     signals: dict[str, Any] = {}
     expected: State = {}
     if "state" in args:
@@ -325,10 +369,28 @@ def roof_fan(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> Command
     if "direction" in args:
         signals["wind_direction_switch"] = args["direction"]
         expected["direction"] = args["direction"]
-    if "lid" in args:
-        signals["dome_position_deprecated"] = "open" if args["lid"] == "open" else "close"
-        expected["lid"] = args["lid"]
-    return CommandPlan((_frame(ctx, signals),), _expect_equal(expected), expected)
+    if "lid" not in args:
+        return CommandPlan(
+            (_frame(ctx, signals),), _expect_equal(expected), expected, keeps_motor=True
+        )
+    target = "open" if args["lid"] == "open" else "closed"
+    signals["dome_position_deprecated"] = "open" if target == "open" else "close"
+    settings_confirmed = _expect_equal(expected)
+    lid_moving = _lid_moving_to(target, ctx.state.get("lid"))
+    stop = _frame(ctx, {"dome_position_deprecated": "stop"})
+    run = Repeat(
+        MOTOR_REPEAT_INTERVAL,
+        float(ctx.motor_run_seconds),
+        (stop,),
+        resend=False,
+        done=lambda state: state.get("lid") == target,
+    )
+    return CommandPlan(
+        (_frame(ctx, signals),),
+        lambda state: settings_confirmed(state) and lid_moving(state),
+        {**expected, "lid": target},
+        run,
+    )
 
 
 def date_time(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:

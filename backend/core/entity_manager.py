@@ -176,6 +176,7 @@ class EntityManager:
 
     def _apply(self, entity: Entity, binding: Binding, fragment: State, ts: float) -> None:
         entity.deadline = max(entity.deadline, self._clock() + binding.timeout)
+        entity.last_seen = ts
         state = entity.state
         changed = False
         for key, value in fragment.items():
@@ -210,7 +211,7 @@ class EntityManager:
         for entity in self._entities.values():
             if entity.available and now > entity.deadline:
                 entity.available = False
-                entity.last_updated = self._wall()
+                entity.last_updated = self._wall()  # a change; ``last_seen`` keeps the status
                 self._record(entity)
                 self._emit(entity)
                 gone.append(entity.entity_id)

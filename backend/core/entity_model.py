@@ -118,23 +118,37 @@ class FrameSpec:
     instance: int | None
 
 
+def motion_stopped(state: State) -> bool:
+    """A motor's end of travel: its status shows it stopped."""
+    return state.get("motion") == "stopped"
+
+
 @dataclass(frozen=True, slots=True)
 class Repeat:
-    """Repeat ``frames`` every ``interval`` s for at most ``duration`` s, then send ``final``."""
+    """A motor run: every ``interval`` s resend the frames (when ``resend``), for at most
+    ``duration`` s, then send ``final``; the run ends early once the command is confirmed and
+    ``done`` (end of travel) holds."""
 
     interval: float
     duration: float
     final: tuple[FrameSpec, ...]
+    resend: bool = True
+    done: Callable[[State], bool] = motion_stopped
 
 
 @dataclass(frozen=True, slots=True)
 class CommandPlan:
-    """What a validated command becomes: frames, the status that confirms it, expectations."""
+    """What a validated command becomes: frames, the status that confirms it, expectations.
+
+    ``keeps_motor``: the command does not touch the entity's running motor (a roof fan's speed
+    while its lid moves), so the motor's bounded run goes on.
+    """
 
     frames: tuple[FrameSpec, ...]
     expect: Callable[[State], bool]
     optimistic: State
     repeat: Repeat | None = None
+    keeps_motor: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +314,8 @@ class Entity:
     state: State = field(default_factory=dict)
     available: bool = False
     restored: bool = False
-    last_updated: float = 0.0
+    last_updated: float = 0.0  # wall time of the last change (state or availability)
+    last_seen: float = 0.0  # wall time of the device's last status, changed or not
     deadline: float = 0.0  # monotonic time after which the entity is unavailable
     history: deque[tuple[float, State, bool]] = field(default_factory=deque)
 
@@ -336,6 +351,7 @@ class Entity:
             "available": self.available,
             "restored": self.restored,
             "last_updated": self.last_updated,
+            "last_seen": self.last_seen or None,
             "capabilities": sorted(self.capabilities),
             "commands": self.commands,
             "attributes": dict(self.attributes),

@@ -481,7 +481,8 @@ _TYPES: tuple[EntityType, ...] = (
                 (
                     CommandSpec(
                         "set",
-                        "Set on/off, speed, direction and/or lid.",
+                        "Set on/off, speed, direction and/or lid; the lid moves for at most the "
+                        "motor run duration and is confirmed once it moves toward the target.",
                         (
                             ON_OFF,
                             _percent("speed"),
@@ -549,3 +550,31 @@ def describe_types() -> list[dict[str, object]]:
             }
         )
     return out
+
+
+def _describe_arg(arg: Arg) -> str:
+    if arg.kind == "enum":
+        return f"`{arg.name}`: {' | '.join(arg.choices)}"
+    if arg.kind == "number":
+        unit = f" {arg.unit}" if arg.unit else ""
+        return f"`{arg.name}`: {arg.minimum:g}-{arg.maximum:g}{unit}"
+    return f"`{arg.name}`" + (f" (e.g. {arg.description})" if arg.description else "")
+
+
+def commands_text() -> str:
+    """Markdown list of every type's commands and their arguments (for the OpenAPI text)."""
+    lines = []
+    for t in _TYPES:
+        seen: dict[str, str] = {}
+        for control in t.controls:
+            for spec in control.commands:
+                args = ", ".join(_describe_arg(a) for a in spec.args)
+                text = f"`{spec.name}`" + (f" ({args})" if args else "")
+                if spec.requires:
+                    text += f" [needs {spec.requires}]"
+                seen.setdefault(spec.name, text)
+        if seen:
+            lines.append(f"- **{t.name}**: " + "; ".join(seen.values()))
+        else:
+            lines.append(f"- **{t.name}**: read-only")
+    return "\n".join(lines)

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.core.entity_types import PERCENT_BRIGHTNESS, commands_text
+
 
 class EntityResponse(BaseModel):
     """One entity: what it is, its state as the device last reported it, and its commands."""
@@ -18,7 +20,14 @@ class EntityResponse(BaseModel):
     state: dict[str, Any] = Field(..., examples=[{"state": "on", "brightness": 40.0}])
     available: bool = Field(..., description="The device reported within its broadcast gap.")
     restored: bool = Field(False, description="State restored from the database, not live.")
-    last_updated: float = Field(..., description="Seconds since the epoch of the last change.")
+    last_updated: float = Field(
+        ..., description="Seconds since the epoch of the last change (state or availability)."
+    )
+    last_seen: float | None = Field(
+        None,
+        description="Seconds since the epoch of the device's last status, changed or not; null "
+        "before the first.",
+    )
     capabilities: list[str] = Field(default_factory=list, examples=[["dimmable"]])
     commands: list[str] = Field(default_factory=list, examples=[["set", "toggle"]])
     attributes: dict[str, Any] = Field(default_factory=dict)
@@ -34,20 +43,21 @@ class EntityResponse(BaseModel):
     )
 
 
-class EntityCommand(BaseModel):
-    """A command; ``GET /api/entities/metadata`` lists each type's commands and arguments.
+_COMMAND_TEXT = (
+    "A command. The commands each entity type accepts, with their arguments (generated from "
+    "the entity type table; `GET /api/entities/metadata` has the same, per control):\n\n"
+    + commands_text()
+    + "\n\nAn entity's own `commands` list says which of its type's commands it accepts."
+)
 
-    Lights: ``{"command": "set", "state": "on", "brightness": 40}``, ``{"command": "toggle"}``,
-    ``brightness_up``, ``brightness_down``. Thermostats: ``set_mode`` (``mode``), ``set_fan``,
-    ``set_setpoint`` (``heat``, ``cool`` in °C). Generators: ``start``, ``stop``. Inverters and
-    chargers: ``enable``, ``disable``. Awnings and slides: ``extend``, ``retract``, ``stop``;
-    shades: ``open``, ``close``, ``stop``. Water heaters: ``set_mode``, ``set_setpoint``
-    (``temperature``). Roof fans: ``set`` (``state``, ``speed``, ``direction``, ``lid``).
-    """
+
+class EntityCommand(BaseModel):
+    """A command; the schema's description lists every type's commands (generated)."""
 
     model_config = ConfigDict(
         extra="allow",
         json_schema_extra={
+            "description": _COMMAND_TEXT,
             "examples": [
                 {"command": "set", "state": "on", "brightness": 40},
                 {"command": "toggle"},
@@ -55,13 +65,22 @@ class EntityCommand(BaseModel):
                 {"command": "set_mode", "mode": "heat"},
                 {"command": "start"},
                 {"command": "extend"},
-            ]
+                {"command": "set", "lid": "open"},
+            ],
         },
     )
 
     command: str = Field(..., examples=["set"])
     state: Literal["on", "off"] | None = None
-    brightness: float | None = Field(None, description="0-100 % (dimmable lights).")
+    # Bounds shown in the schema; the entity type table checks them (422 naming the range).
+    brightness: float | None = Field(
+        None,
+        description="Dimmable lights: 0-100 %.",
+        json_schema_extra={
+            "minimum": PERCENT_BRIGHTNESS.minimum,
+            "maximum": PERCENT_BRIGHTNESS.maximum,
+        },
+    )
 
 
 class CommandAcceptedResponse(BaseModel):

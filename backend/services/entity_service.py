@@ -37,6 +37,7 @@ from backend.core.entity_model import (
     CommandPlan,
     Entity,
     FrameSpec,
+    Repeat,
     validate_command,
 )
 from backend.core.entity_types import describe_types
@@ -257,7 +258,8 @@ class EntityService:
         frames = self._encode_frames(entity, plan.frames)
         record = {"command": spec.name, **args}
         command_id = f"{self._prefix}-{next(self._ids)}"
-        self._stop_motor(entity_id)
+        if not plan.keeps_motor:
+            self._stop_motor(entity_id)
         previous = self._pending.pop(entity_id, None)
         if previous is not None:
             self._finish(previous, "failed", f"superseded by command {command_id}")
@@ -280,8 +282,9 @@ class EntityService:
         self._pending[entity_id] = pending
         if plan.repeat is not None:
             final = self._encode_frames(entity, plan.repeat.final)
+            self._stop_motor(entity_id)  # a new run replaces the one it keeps
             task = asyncio.create_task(
-                self._run_motor(entity, frames, final, plan.repeat.interval, plan.repeat.duration),
+                self._run_motor(entity, frames, final, plan.repeat),
                 name=f"entities-motor-{entity_id}",
             )
             self._motors[entity_id] = _Motor(entity_id, task, final)
@@ -291,11 +294,11 @@ class EntityService:
         dgns = ", ".join(sorted({b.dgn_name for b in entity.bindings}))
         if entity.restored:
             return f"{entity.entity_id} shows a restored state; the device has not reported yet"
-        if not entity.last_updated:
+        if not entity.last_seen:
             return f"{entity.entity_id} has not reported since start ({dgns} not seen)"
         return (
-            f"{entity.entity_id} is unavailable: no status ({dgns}) within the broadcast gap "
-            f"since {time.strftime('%H:%M:%S', time.localtime(entity.last_updated))}"
+            f"{entity.entity_id} is unavailable: no status ({dgns}) within the broadcast gap; "
+            f"last seen at {time.strftime('%H:%M:%S', time.localtime(entity.last_seen))}"
         )
 
     def _encode_frames(
@@ -396,24 +399,28 @@ class EntityService:
         entity: Entity,
         frames: list[tuple[int, bytes]],
         final: list[tuple[int, bytes]],
-        interval: float,
-        duration: float,
+        run: Repeat,
     ) -> None:
-        """Repeat a motor command for at most ``duration`` s, then send the stop frames.
+        """Run a motor for at most ``run.duration`` s (resending its command when the type
+        wants that), then send the stop frames.
 
         A cancelled run sends nothing: whoever cancels it (a newer command, ``close``) decides
         what goes on the bus next.
         """
         loop = asyncio.get_running_loop()
-        end = loop.time() + duration
-        while loop.time() + interval < end:
-            await asyncio.sleep(interval)
+        end = loop.time() + run.duration
+        while loop.time() + run.interval < end:
+            await asyncio.sleep(run.interval)
             motor = self._motors.get(entity.entity_id)
-            if motor is not None and motor.confirmed and entity.state.get("motion") == "stopped":
+            if motor is not None and motor.confirmed and run.done(entity.state):
                 break  # end of travel: the device stopped by itself
+            if not run.resend:
+                continue
             for arbitration_id, data in frames:
                 with contextlib.suppress(CommandTransportError):
                     await self._transmit(entity, arbitration_id, data)
+        else:
+            await asyncio.sleep(max(0.0, end - loop.time()))
         motor = self._motors.get(entity.entity_id)
         if motor is not None and motor.task is asyncio.current_task():
             del self._motors[entity.entity_id]

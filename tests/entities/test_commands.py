@@ -25,12 +25,14 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], list[tuple[str, str]]]] =
      [("1FEDB", "01 FF 64 00 00 FC FF FF")]),
     ("light.living_ceiling", {"state": "on", "brightness": 40.0}, {"command": "brightness_down"},
      [("1FEDB", "01 FF 3C 00 00 FC FF FF")]),
-    # DC_LOAD_COMMAND: desired level 200 (100 %), command 0x00 / 0x03 / 0x05, delay 0
-    ("light.porch", {}, {"command": "set", "state": "on"}, [("1FFBC", "0A FF C8 FF 00 00 FF FF")]),
+    # DC_LOAD_COMMAND (6.23.4) / AC_LOAD_COMMAND (6.22.4): desired level 200 (100 %); byte 3:
+    # mode bits 0-1 and driver direction bits 4-7 unset (1), interlock A/B bits 2-3 = 00b ->
+    # 1111 0011b = F3; command 0x00 / 0x03 / 0x05, delay 0
+    ("light.porch", {}, {"command": "set", "state": "on"}, [("1FFBC", "0A FF C8 F3 00 00 FF FF")]),
     ("dc_load.tank_heaters", {"state": "on"}, {"command": "set", "state": "off"},
-     [("1FFBC", "0B FF 00 FF 03 00 FF FF")]),
+     [("1FFBC", "0B FF 00 F3 03 00 FF FF")]),
     ("ac_load.galley_outlets", {"state": "off"}, {"command": "toggle"},
-     [("1FFBE", "02 FF C8 FF 05 00 FF FF")]),
+     [("1FFBE", "02 FF C8 F3 05 00 FF FF")]),
     # DOOR_COMMAND: lock command 01b, no additional action
     ("lock.entry_door", {}, {"command": "lock"}, [("1FEE4", "01 FD 00 FF FF FF FF FF")]),
     ("lock.entry_door", {}, {"command": "unlock"}, [("1FEE4", "01 FC 00 FF FF FF FF FF")]),
@@ -75,10 +77,11 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], list[tuple[str, str]]]] =
      [("1FEDB", "15 FF FF 04 00 FC FF FF"), ("1FEDB", "14 FF C8 01 14 FC FF FF")]),
     ("slide.bedroom", {}, {"command": "stop"},
      [("1FEDB", "14 FF FF 04 00 FC FF FF"), ("1FEDB", "15 FF FF 04 00 FC FF FF")]),
-    # WINDOW_SHADE_CONTROL_COMMAND: 0x81 forward, 0x41 reverse, 20 s; 0x04 stop
-    ("shade.living_day", {}, {"command": "open"}, [("1FEDF", "01 FF C8 81 14 FF FF FF")]),
-    ("shade.living_day", {}, {"command": "close"}, [("1FEDF", "01 FF C8 41 14 FF FF FF")]),
-    ("shade.living_day", {}, {"command": "stop"}, [("1FEDF", "01 FF FF 04 00 FF FF FF")]),
+    # WINDOW_SHADE_CONTROL_COMMAND (6.39.3): 0x81 forward, 0x41 reverse, 20 s; 0x04 stop;
+    # byte 5: interlock A (bit 0) and B (bit 1) = 0, reserved bits 2-7 = 1 -> 1111 1100b = FC
+    ("shade.living_day", {}, {"command": "open"}, [("1FEDF", "01 FF C8 81 14 FC FF FF")]),
+    ("shade.living_day", {}, {"command": "close"}, [("1FEDF", "01 FF C8 41 14 FC FF FF")]),
+    ("shade.living_day", {}, {"command": "stop"}, [("1FEDF", "01 FF FF 04 00 FC FF FF")]),
     # ROOF_FAN_COMMAND_1: on, 50 %, air in (01b), dome open (0100b)
     ("roof_fan.bathroom", {}, {"command": "set", "state": "on", "speed": 50,
                                "direction": "air_in", "lid": "open"},

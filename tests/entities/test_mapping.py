@@ -14,7 +14,6 @@ from backend.core.coach_mapping import (
     resolve_mapping_path,
 )
 from backend.core.entity_errors import MappingError
-from backend.core.entity_manager import EntityManager
 from backend.core.entity_types import ENTITY_TYPES
 
 
@@ -27,23 +26,6 @@ def test_default_mapping_is_the_simulated_coach(default_mapping: CoachMapping) -
     areas = {e.area for e in entities if e.entity_type == "light"}
     assert len(areas) >= 3
     assert len([e for e in entities if e.entity_type == "thermostat"]) == 2
-
-
-def test_entegra_capture_decodes_into_air_conditioners(rvc) -> None:
-    path = resolve_mapping_path(None, "entegra_aspire_2022")
-    manager = EntityManager(load_mapping(path, rvc.spec))
-    # frames of the public capture (SA 0x96, DGN 1FFE0 AIR_CONDITIONER_COMMAND)
-    for data in ("03 01 FF FF 64 C8 FF FF", "01 00 FF FF 64 00 FF FF", "02 00 FF FF 00 00 FF FF"):
-        manager.ingest(rvc.decode(0x19FFE096, bytes.fromhex(data.replace(" ", ""))))
-    state = {e.entity_id: e.state for e in manager.get_all_entities()}
-    assert all(e.available for e in manager.get_all_entities())
-    assert state["air_conditioner.unit_3"]["mode"] == "manual"
-    assert state["air_conditioner.unit_3"]["fan_speed"] == 50.0  # 0x64 x 0.5
-    assert state["air_conditioner.unit_3"]["output_level"] == 100.0  # 0xC8 x 0.5
-    assert state["air_conditioner.unit_3"]["max_fan_speed"] is None  # FF: not available
-    assert state["air_conditioner.unit_1"]["mode"] == "automatic"
-    assert state["air_conditioner.unit_1"]["output_level"] == 0.0
-    assert state["air_conditioner.unit_2"]["fan_speed"] == 0.0
 
 
 HEADER = "version: 1\ncoach: {name: test}\nareas: [{id: galley, name: Galley}]\nentities:\n"

@@ -42,7 +42,12 @@ async def test_dimmer_ramps_to_level_reporting_on_the_way(bench: Bench) -> None:
     bench.send(
         *enc.encode(
             "DC_DIMMER_COMMAND_2",
-            {"desired_level_brightness": 80, "command": "ramp_brightness", "ramp_time": 1.0},
+            {
+                "desired_level_brightness": 80,
+                "command": "ramp_brightness",
+                "ramp_time": 1.0,
+                "interlock": 0,  # all ones would be Interlock A and B: not acted on
+            },
             instance=1,
             source_address=SERVER,
         )

@@ -43,6 +43,8 @@ COMMANDS: list[tuple[str, dict[str, Any]]] = [
     ("shade.living_day", {"command": "open"}),
     ("shade.living_day", {"command": "stop"}),
     ("roof_fan.bathroom", {"command": "set", "state": "on", "speed": 50}),
+    ("roof_fan.bathroom", {"command": "set", "lid": "open"}),  # 4 s of travel: seen moving
+    ("roof_fan.bathroom", {"command": "set", "lid": "closed"}),
     ("datetime.coach", {"command": "set", "datetime": "2031-05-06T07:08:09"}),
 ]
 

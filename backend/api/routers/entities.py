@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
 from backend.core.dependencies import get_entity_manager, get_entity_service
 from backend.core.entity_errors import EntityError, EntityNotFoundError
 from backend.core.entity_manager import EntityManager
+from backend.core.entity_types import ENTITY_TYPES
 from backend.models.entities import (
     CommandAcceptedResponse,
     EntityCommand,
@@ -42,10 +43,25 @@ def _problem(exc: EntityError) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status_code)
 
 
-@router.get("", response_model=list[EntityResponse], summary="List entities")
+_TYPES = tuple(ENTITY_TYPES)
+_FILTER_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"description": "Unknown type or area; `allowed` lists the known ones."},
+}
+
+
+@router.get(
+    "",
+    response_model=list[EntityResponse],
+    responses=_FILTER_ERRORS,
+    summary="List entities",
+)
 async def list_entities(
-    type: str | None = Query(None, description="Only this entity type (light, tank, ...)."),
-    area: str | None = Query(None, description="Only this area id."),
+    type: str | None = Query(
+        None,
+        description=f"Only this entity type: {', '.join(_TYPES)}.",
+        json_schema_extra={"enum": list(_TYPES)},
+    ),
+    area: str | None = Query(None, description="Only this area id (see the metadata's areas)."),
     q: str | None = Query(None, description="Text in the entity id or name."),
     changed_since: float | None = Query(
         None, description="Only entities changed after this time (seconds since the epoch)."
@@ -53,11 +69,25 @@ async def list_entities(
     include_hidden: bool = Query(False, description="Include hidden entities."),
     manager: EntityManager = Depends(get_entity_manager),
     service: EntityService = Depends(get_entity_service),
-) -> list[dict[str, Any]]:
+) -> Any:
     """Every entity with its state, availability and capabilities."""
+    if type is not None and type not in ENTITY_TYPES:
+        return _unknown_filter("type", type, list(_TYPES))
+    if area is not None and area not in manager.areas:
+        return _unknown_filter("area", area, list(manager.areas))
     return [
         service.entity_view(e) for e in manager.filter(type, area, q, changed_since, include_hidden)
     ]
+
+
+def _unknown_filter(name: str, value: str, allowed: list[str]) -> JSONResponse:
+    return JSONResponse(
+        {
+            "detail": f"unknown {name} {value!r}; {name}s: {', '.join(allowed)}",
+            "allowed": allowed,
+        },
+        status_code=422,
+    )
 
 
 @router.get("/metadata", response_model=EntityMetadataResponse, summary="Types and commands")
@@ -132,7 +162,8 @@ async def command(
     service: EntityService = Depends(get_entity_service),
 ) -> Any:
     """Send a command; 202 with a ``command_id``. The result (confirmed when the device's
-    status shows it, or timed out after 2 s) appears in the entity and on the WebSocket."""
+    status shows it, or timed out after the command timeout) appears in the entity and on the
+    WebSocket."""
     client = request.client.host if request.client else None
     try:
         accepted = await service.execute_command(
@@ -166,3 +197,37 @@ async def history(
         return {"entity_id": entity_id, "source": "database", "entries": entries}
     entries = manager.history(entity_id, since=since, limit=limit)
     return {"entity_id": entity_id, "source": "memory", "entries": entries}
+
+
+COMMAND_PATH = "/api/entities/{entity_id}/command"
+
+
+def command_route_text(command_timeout: float, motor_run_seconds: int) -> str:
+    """The command route's OpenAPI description with the app's settings in it."""
+    return (
+        "Send a command; 202 with a `command_id`. The command is **confirmed** when the "
+        "device's status shows the requested state, or **timed out** after "
+        f"{command_timeout:g} s (`COACHIQ_ENTITIES__COMMAND_TIMEOUT`); the result appears in "
+        "the entity (`pending_command`, `last_command_result`) and on the WebSocket. Motors "
+        f"(awnings, slides, shades, roof fan lids) run for at most {motor_run_seconds} s "
+        "(`COACHIQ_ENTITIES__MOTOR_RUN_SECONDS`); `stop` is always accepted. The commands of "
+        "each entity type are listed in the `EntityCommand` schema."
+    )
+
+
+def configure_app(app: FastAPI) -> None:
+    """Put the app's settings into its OpenAPI text (the router itself is shared by apps)."""
+    entities = app.state.settings.entities
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()  # caches itself in app.openapi_schema
+            operation = schema.get("paths", {}).get(COMMAND_PATH, {}).get("post")
+            if operation is not None:
+                operation["description"] = command_route_text(
+                    entities.command_timeout, entities.motor_run_seconds
+                )
+        return app.openapi_schema or build()
+
+    app.openapi = openapi

@@ -3,6 +3,7 @@ heater and roof fans."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -356,7 +357,10 @@ class RoofFanModel(DeviceModel):
     def status(self, dgn: str) -> Signals:
         """ROOF_FAN_STATUS_1."""
         signals = dict(self.state)
-        signals["dome_position"] = ("closed", *self.DOMES[1:5])[int(self.dome)]
+        # The last quarter mark the dome has fully passed on its way (it reads "closed" only
+        # once it is shut, "open" only once it is fully open).
+        quarter = math.floor(self.dome) if self.dome_target >= self.dome else math.ceil(self.dome)
+        signals["dome_position"] = ("closed", *self.DOMES[1:5])[quarter]
         signals["ambient_temperature"] = round(self.world.zone_temp(1) * 32) / 32
         signals["set_point"] = None
         return signals

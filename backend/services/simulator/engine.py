@@ -36,6 +36,7 @@ from backend.integrations.rvc.errors import EncodeError
 from backend.integrations.rvc.spec import DgnDefinition, RVCSpec
 from backend.services.simulator.coach import build_models
 from backend.services.simulator.faults import FaultModel
+from backend.services.simulator.interlock import InterlockGate
 from backend.services.simulator.model import DeviceModel, DeviceSpec, World
 
 logger = logging.getLogger(__name__)
@@ -181,6 +182,7 @@ class SimulatedCoach:
         self._wake = asyncio.Event()
         self._wake_pending = threading.Event()
         self._faults: list[FaultModel] = []
+        self.interlock = InterlockGate()
 
     # -- building -------------------------------------------------------------------------
 
@@ -487,6 +489,9 @@ class SimulatedCoach:
         if not targets:
             return
         self.stats["commands"] += 1
+        if not self.interlock.admit(definition, can_id, data, now):
+            self.stats["interlocked"] += 1
+            return  # waits for the identical command with the opposing bit (6.23.4)
         for node, model in targets:
             if node.bus_key != bus_key:
                 continue
