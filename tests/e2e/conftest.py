@@ -90,7 +90,10 @@ class Server:
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium package is not installed (apt-get install -y chromium)")
+        reason = "Debian's chromium package is not installed (apt-get install -y chromium)"
+        if os.environ.get("COACHIQ_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{reason}; COACHIQ_REQUIRE_SERVICES=1 (CI) does not allow skipping")
+        pytest.skip(reason)
     return CHROMIUM
 
 
