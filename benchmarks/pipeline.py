@@ -20,7 +20,8 @@ Prints one JSON line: ``buses``, ``seconds``, ``clients``, ``sent`` (the generat
 ``latency_ms_p50``/``latency_ms_p99`` (probe frame sent -> ``entity_update`` received),
 ``rss_mb_start``/``rss_mb_end``, ``ws_messages`` and ``ws_dropped`` (the server's WebSocket
 counters, from ``/readyz``), and diagnostics (``latency_samples``, ``latency_ms_max``,
-``rx_dropped``, ``udp_rcvbuf_errors``, ``load_average``, ``rss_mb_max``, in soak mode
+``rx_dropped``, ``socket_drops`` (the kernel's drops on the server's own sockets),
+``load_average``, ``rss_mb_max``, in soak mode
 ``rss_mb_after_1min``).
 """
 
@@ -94,16 +95,25 @@ def _get_json(port: int, path: str, timeout: float = 5.0) -> Any:
         return json.loads(exc.read())
 
 
-def _udp_rcvbuf_errors() -> int | None:
-    """The kernel's count of UDP datagrams dropped for a full receive buffer (all sockets)."""
+def _socket_drops(pid: int) -> int | None:
+    """Datagrams the kernel dropped on the UDP sockets of process ``pid`` (full receive buffer)."""
     try:
-        lines = Path("/proc/net/snmp").read_text().splitlines()
+        inodes = set()
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        drops = 0
+        for table in ("udp", "udp6"):
+            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+            for line in lines:
+                fields = line.split()
+                if len(fields) >= 13 and fields[9] in inodes:
+                    drops += int(fields[12])
+        return drops
     except OSError:
         return None
-    rows = [line.split() for line in lines if line.startswith("Udp:")]
-    if len(rows) < 2 or "RcvbufErrors" not in rows[0]:
-        return None
-    return int(rows[1][rows[0].index("RcvbufErrors")])
 
 
 def _coachiq() -> str:
@@ -361,7 +371,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             clients.wait_ready(args.timeout)
         rx_start, dropped_start = server.can_counters()
         ws_sent_start, ws_dropped_start = server.ws_counters()
-        rcvbuf_start = _udp_rcvbuf_errors()
+        drops_start = _socket_drops(server.process.pid)
         rss_start = server.rss_mb()
         generator = subprocess.Popen(
             [
@@ -402,7 +412,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         received, dropped_end = _wait_settled(server, rx_start, load["sent"], args.timeout)
         cpu_end, wall_end = server.cpu_seconds(), time.monotonic()
         rss_end = server.rss_mb()
-        rcvbuf_end = _udp_rcvbuf_errors()
+        drops_end = _socket_drops(server.process.pid)
         ws_sent_end, ws_dropped_end = server.ws_counters()
         latency = clients.finish(args.timeout) if clients else {}
     finally:
@@ -436,10 +446,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "latency_ms_max": latency.get("latency_ms_max"),
         "client_messages": latency.get("messages", 0),
         "rx_dropped": dropped_end - dropped_start,
-        "udp_rcvbuf_errors": (
-            rcvbuf_end - rcvbuf_start
-            if rcvbuf_start is not None and rcvbuf_end is not None
-            else None
+        "socket_drops": (
+            drops_end - drops_start if drops_start is not None and drops_end is not None else None
         ),
         "rss_mb_max": round(max(rss_values), 1),
         "load_average": round(load_average, 2),
