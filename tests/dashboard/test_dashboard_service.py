@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from backend.core.config import DashboardSettings
@@ -328,3 +330,16 @@ async def test_stop_unsubscribes_and_is_idempotent(parts) -> None:
     assert entity_service.listeners == []
     assert can.listeners == []
     assert service.health().status == "unhealthy"
+
+
+async def test_a_cancelled_stop_is_not_swallowed(parts) -> None:
+    # A shutdown that is itself cancelled (Ctrl-C twice, a server's shutdown timeout) must end
+    # cancelled rather than look like a clean stop.
+    service, *_ = parts
+    stopper = asyncio.create_task(service.stop())
+    await asyncio.sleep(0)  # the stop has cancelled the periodic task and waits for it
+    stopper.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stopper
+    assert stopper.cancelled()
+    assert service.health().status == "unhealthy"  # the periodic task is gone all the same

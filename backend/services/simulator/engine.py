@@ -30,6 +30,7 @@ import can
 
 from backend.integrations.can.message_factory import ClaimName
 from backend.integrations.can.node import RVCNode
+from backend.integrations.can.tasks import cancel_and_wait
 from backend.integrations.rvc.decoder import Decoder
 from backend.integrations.rvc.encoder import Encoder
 from backend.integrations.rvc.errors import EncodeError
@@ -308,10 +309,7 @@ class SimulatedCoach:
     async def stop(self) -> None:
         """Stop the task and the nodes, then the notifiers, then the buses. Idempotent."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         for node in self.nodes:
             await node.rvc.stop()
         for notifier in self._notifiers:
