@@ -390,6 +390,9 @@ class WebSocketSettings(_Section):
     heartbeat_interval: float = Field(
         default=20.0, gt=0, description="Seconds of silence before a client gets a heartbeat."
     )
+    max_clients: int = Field(
+        default=256, ge=1, description="WebSocket clients served at once; more are refused."
+    )
 
 
 class LoggingSettings(_Section):

@@ -97,7 +97,13 @@ class WebSocketManager:
         self._version = 0
         self._snapshot_cache: tuple[int, str] | None = None
         self._running = False
-        self.counters = {"entity_updates": 0, "frames": 0, "dropped_stalled": 0, "errors": 0}
+        self.counters = {
+            "entity_updates": 0,
+            "frames": 0,
+            "dropped_stalled": 0,
+            "errors": 0,
+            "rejected_full": 0,
+        }
         self._gone = (0, 0)  # (messages sent, messages lost) of clients that have gone
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -179,6 +185,13 @@ class WebSocketManager:
         }
 
     # --- endpoints -------------------------------------------------------------------------------
+
+    def admit(self) -> bool:
+        """True when another client may connect; a refusal is counted (``rejected_full``)."""
+        if len(self._entity_clients) + len(self._sniffer_clients) < self.settings.max_clients:
+            return True
+        self.counters["rejected_full"] += 1
+        return False
 
     async def serve_entities(self, websocket: WebSocket) -> None:
         """Serve one ``/ws/entities`` client (accepted): snapshot, then updates and replies."""

@@ -25,6 +25,14 @@ async def _manager_or_close(websocket: WebSocket) -> WebSocketManager | None:
     if not isinstance(manager, WebSocketManager):
         await websocket.close(code=_UNAVAILABLE, reason="websocket feature has no manager")
         return None
+    if not manager.admit():
+        # Accepted first so that the client sees the close code and the reason, not a bare 403.
+        limit = manager.settings.max_clients
+        await websocket.accept()
+        await websocket.close(
+            code=_UNAVAILABLE, reason=f"too many clients (COACHIQ_WEBSOCKET__MAX_CLIENTS={limit})"
+        )
+        return None
     return manager
 
 

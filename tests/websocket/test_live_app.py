@@ -18,6 +18,7 @@ from typing import Any
 
 import can
 import httpx
+import pytest
 import websockets
 
 from backend.integrations.rvc import encode, load_config_data
@@ -363,3 +364,23 @@ async def test_200_clients_connect_and_disconnect_while_updates_flow() -> None:
         assert not [name for name in leaked if name.startswith("ws-")], leaked
         assert manager.counters["errors"] == 0
     assert manager.tasks == []
+
+
+async def test_clients_beyond_the_limit_are_refused_with_the_reason() -> None:
+    async with live_app(max_clients=2) as (base, _peer):
+        async with (
+            websockets.connect(f"{base}/ws/entities") as first,
+            websockets.connect(f"{base}/ws/can-sniffer") as second,
+        ):
+            assert json.loads(await first.recv())["type"] == "snapshot"
+            async with websockets.connect(f"{base}/ws/entities") as third:
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await asyncio.wait_for(third.recv(), 5)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1013
+            assert closed.value.rcvd.reason == "too many clients (COACHIQ_WEBSOCKET__MAX_CLIENTS=2)"
+            assert manager_of(base).counters["rejected_full"] == 1
+            await second.send(json.dumps({"type": "ping"}))
+        # once they have gone, a new client is served again
+        async with websockets.connect(f"{base}/ws/entities") as again:
+            assert json.loads(await asyncio.wait_for(again.recv(), 5))["type"] == "snapshot"
