@@ -12,7 +12,15 @@ from collections.abc import Mapping
 
 from backend.core import entity_commands as cmd
 from backend.core import entity_readers as rd
-from backend.core.entity_model import Arg, CommandSpec, Control, EntityType, State
+from backend.core.entity_model import (
+    Arg,
+    CommandSpec,
+    Control,
+    Encoder,
+    EntityType,
+    Reader,
+    State,
+)
 
 # --- arguments shared by several commands -------------------------------------------------------
 
@@ -79,6 +87,22 @@ def _dimmer_pair(forward: str, backward: str, moving: tuple[str, str]) -> Contro
         roles=(forward, backward),
         derive=_pair_motion(forward, backward, moving),
     )
+
+
+def _heater(
+    name: str, description: str, dgn_stem: str, reader: Reader, encoder: Encoder
+) -> EntityType:
+    """A furnace-like type: <STEM>_STATUS / <STEM>_COMMAND with mode, fan speed, heat output."""
+    command = CommandSpec(
+        "set",
+        "Set mode, fan speed and/or heat output level.",
+        (Arg("mode", "enum", AUTO_MANUAL), _percent("fan_speed"), _percent("output_level")),
+        needs_one_of=True,
+    )
+    control = Control(
+        name, {f"{dgn_stem}_STATUS": reader}, f"{dgn_stem}_COMMAND", (command,), encoder
+    )
+    return EntityType(name, description, (control,), {"fan_speed": "%", "output_level": "%"})
 
 
 def _load_control(name: str, status: str, command: str) -> Control:
@@ -255,55 +279,19 @@ _TYPES: tuple[EntityType, ...] = (
         ),
         {"fan_speed": "%", "output_level": "%", "max_fan_speed": "%", "max_output_level": "%"},
     ),
-    EntityType(
+    _heater(
         "furnace",
         "A furnace: mode, circulation fan speed, heat output.",
-        (
-            Control(
-                "furnace",
-                {"FURNACE_STATUS": rd.furnace},
-                "FURNACE_COMMAND",
-                (
-                    CommandSpec(
-                        "set",
-                        "Set mode, fan speed and/or heat output level.",
-                        (
-                            Arg("mode", "enum", AUTO_MANUAL),
-                            _percent("fan_speed"),
-                            _percent("output_level"),
-                        ),
-                        needs_one_of=True,
-                    ),
-                ),
-                cmd.furnace,
-            ),
-        ),
-        {"fan_speed": "%", "output_level": "%"},
+        "FURNACE",
+        rd.furnace,
+        cmd.furnace,
     ),
-    EntityType(
+    _heater(
         "heat_pump",
         "A heat pump: mode, fan speed, heat output.",
-        (
-            Control(
-                "heat_pump",
-                {"HEAT_PUMP_STATUS": rd.heat_pump},
-                "HEAT_PUMP_COMMAND",
-                (
-                    CommandSpec(
-                        "set",
-                        "Set mode, fan speed and/or heat output level.",
-                        (
-                            Arg("mode", "enum", AUTO_MANUAL),
-                            _percent("fan_speed"),
-                            _percent("output_level"),
-                        ),
-                        needs_one_of=True,
-                    ),
-                ),
-                cmd.heat_pump,
-            ),
-        ),
-        {"fan_speed": "%", "output_level": "%"},
+        "HEAT_PUMP",
+        rd.heat_pump,
+        cmd.heat_pump,
     ),
     EntityType(
         "generator",
