@@ -59,6 +59,7 @@ class CoachMapping:
     coach: dict[str, Any]
     areas: dict[str, str]
     entities: list[Entity] = field(default_factory=list)
+    chassis: dict[str, Any] = field(default_factory=dict)  # ``mobility_status``: present/absent
 
 
 def resolve_mapping_path(mapping_path: Path | None, coach_model: str | None) -> Path:
@@ -209,7 +210,9 @@ def load_mapping(
     assert isinstance(data, dict)
     areas = {a["id"]: a["name"] for a in data.get("areas") or []}
     interface = (data.get("defaults") or {}).get("interface", default_interface)
-    mapping = CoachMapping(path=path, coach=dict(data["coach"]), areas=areas)
+    mapping = CoachMapping(
+        path=path, coach=dict(data["coach"]), areas=areas, chassis=dict(data.get("chassis") or {})
+    )
     claims: dict[tuple[int, int | None], list[tuple[str, tuple[tuple[str, Any], ...]]]] = {}
     seen_ids: set[str] = set()
     for index, raw in enumerate(data["entities"]):
@@ -382,4 +385,6 @@ def _compile_entity(
         command_dgn=command_dgn,
         bindings=bindings,
         history=deque(),
+        motion=raw.get("motion"),
+        self_run=bool(raw.get("self_run", False)),
     )

@@ -61,6 +61,7 @@ class EntityManager:
         self.mapping = mapping
         self.areas: dict[str, str] = dict(mapping.areas) if mapping else {}
         self.coach: dict[str, Any] = dict(mapping.coach) if mapping else {}
+        self.chassis: dict[str, Any] = dict(mapping.chassis) if mapping else {}
         self.history_count = history_count
         self.history_max_age = history_max_age
         self.unmapped_limit = unmapped_limit

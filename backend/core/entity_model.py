@@ -318,6 +318,8 @@ class Entity:
     last_seen: float = 0.0  # wall time of the device's last status, changed or not
     deadline: float = 0.0  # monotonic time after which the entity is unavailable
     history: deque[tuple[float, State, bool]] = field(default_factory=deque)
+    motion: bool | None = None  # the mapping's ``motion`` (None: decided by the type)
+    self_run: bool = False  # the device's firmware runs a whole move (no hold lease)
 
     @property
     def commands(self) -> list[str]:
