@@ -95,6 +95,7 @@ def serve(
 
     from backend.core.logging_config import configure_logging
     from backend.main import create_app
+    from backend.ops.notify import run_server
     from backend.services.feature_manager import FeatureConfigError
 
     settings = _settings_or_exit()
@@ -113,7 +114,7 @@ def serve(
     except (FeatureConfigError, ConfigError) as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
-    uvicorn.run(
+    config = uvicorn.Config(
         application,
         host=host or settings.server.host,
         port=port or settings.server.port,
@@ -123,6 +124,10 @@ def serve(
         # and a longer latency tail at one full bus, docs/performance.md); coach Wi-Fi is local.
         ws_per_message_deflate=False,
     )
+    # Under systemd (Type=notify) READY=1 goes out once the socket listens, then WATCHDOG=1 from
+    # the event loop; without NOTIFY_SOCKET nothing is sent.
+    if not run_server(config):
+        raise typer.Exit(3)
 
 
 @config_app.command("show")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
-from typing import Any
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any, TextIO
 
 from backend.core.config import LoggingSettings
 
@@ -26,13 +29,50 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload)
 
 
-def logging_dict_config(settings: LoggingSettings) -> dict[str, Any]:
-    """The dictConfig for our loggers and uvicorn's."""
-    formatter: dict[str, Any] = (
-        {"()": JsonFormatter}
-        if settings.format == "json"
-        else {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"}
-    )
+# syslog priorities of the logging levels (sd-daemon(3) "<N>" line prefixes).
+_PRIORITIES = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6}
+
+
+class JournalFormatter(logging.Formatter):
+    """Text lines for the systemd journal: ``<priority>`` prefix, no time (the journal adds it)."""
+
+    def __init__(self) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render the record with its syslog priority prefix."""
+        priority = 7
+        for level, value in _PRIORITIES.items():
+            if record.levelno >= level:
+                priority = value
+                break
+        return f"<{priority}>{super().format(record)}"
+
+
+def stderr_is_journal(
+    environ: Mapping[str, str] | None = None, stream: TextIO | None = None
+) -> bool:
+    """True when stderr is the journal's stream (systemd sets ``JOURNAL_STREAM=dev:inode``)."""
+    value = (os.environ if environ is None else environ).get("JOURNAL_STREAM", "")
+    device, _, inode = value.partition(":")
+    if not (device.isdigit() and inode.isdigit()):
+        return False
+    try:
+        info = os.fstat((stream or sys.stderr).fileno())
+    except (OSError, ValueError):
+        return False
+    return (info.st_dev, info.st_ino) == (int(device), int(inode))
+
+
+def logging_dict_config(settings: LoggingSettings, journal: bool = False) -> dict[str, Any]:
+    """The dictConfig for our loggers and uvicorn's (``journal``: text lines for journald)."""
+    formatter: dict[str, Any]
+    if settings.format == "json":
+        formatter = {"()": JsonFormatter}
+    elif journal:
+        formatter = {"()": JournalFormatter}
+    else:
+        formatter = {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"}
     handler = {"class": "logging.StreamHandler", "formatter": "default"}
     return {
         "version": 1,
@@ -50,6 +90,6 @@ def logging_dict_config(settings: LoggingSettings) -> dict[str, Any]:
 
 def configure_logging(settings: LoggingSettings) -> dict[str, Any]:
     """Apply the logging configuration and return it (for uvicorn's ``log_config``)."""
-    config = logging_dict_config(settings)
+    config = logging_dict_config(settings, journal=stderr_is_journal())
     logging.config.dictConfig(config)
     return config

@@ -1,0 +1,1 @@
+"""Operations: systemd notification, Prometheus metrics and the ``coachiq doctor`` checks."""
