@@ -6,12 +6,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from backend import __version__
+from backend.api.errors import install_error_handlers
 from backend.api.router_config import configure_routers
 from backend.core.config import Settings, load_settings
 from backend.core.state import AppState
@@ -64,15 +63,7 @@ def create_app(
     app.state.feature_manager = feature_manager
     app.state.config_service = ConfigService(settings)
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = []
-        for error in exc.errors():
-            loc = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-            errors.append({"field": loc, "message": error.get("msg", "invalid")})
-        message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return JSONResponse({"detail": message, "errors": errors}, status_code=422)
-
+    install_error_handlers(app)
     configure_routers(app)
     mount_web(app)
     return app

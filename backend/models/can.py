@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backend.integrations.can.errors import FrameError
 from backend.integrations.can.message_factory import parse_can_id_text, parse_data_text
@@ -90,19 +91,41 @@ class SnifferGroupsResponse(BaseModel):
     pending: list[dict[str, Any]]
 
 
+# What the server accepts, stated in the schema and checked with the same expressions.
+CAN_ID_PATTERN = r"^(0[xX])?0*(1[0-9A-Fa-f]{7}|[0-9A-Fa-f]{1,7})$"
+DATA_PATTERN = r"^([0-9A-Fa-f]{2} ?){0,8}$"
+DGN_PATTERN = r"^(0[xX])?0*(1[0-9A-Fa-f]{4}|[0-9A-Fa-f]{1,4})$"
+
+
 class CANSendRequest(BaseModel):
     """One raw frame to send."""
 
+    model_config = ConfigDict(extra="forbid")
+
     interface: str | None = Field(
-        None, description="Logical (house/chassis) or physical (can0); default house.",
+        None,
+        description="Logical (house/chassis) or physical (can0) interface; default house. The "
+        "schema lists the names this server accepts.",
         examples=["house"],
-    )  # fmt: skip
-    can_id: str = Field(..., description="29-bit id in hex.", examples=["19FEDB9F"])
-    data: str = Field(..., description="0 to 8 bytes in hex.", examples=["2AFFC800FF00FFFF"])
+    )
+    can_id: str = Field(
+        ...,
+        description="29-bit extended id in hex (0 to 1FFFFFFF; `0x` prefix allowed).",
+        examples=["19FEDB9F"],
+        json_schema_extra={"pattern": CAN_ID_PATTERN},
+    )
+    data: str = Field(
+        ...,
+        description="0 to 8 bytes in hex, two digits a byte, optionally one space after each.",
+        examples=["2AFFC800FF00FFFF"],
+        json_schema_extra={"pattern": DATA_PATTERN},
+    )
 
     @field_validator("can_id")
     @classmethod
     def _check_id(cls, value: str) -> str:
+        if not re.fullmatch(CAN_ID_PATTERN, value):
+            raise ValueError(f"{value!r} is not a 29-bit CAN id in hex such as 19FEDB9F")
         try:
             parse_can_id_text(value)
         except FrameError as exc:
@@ -112,6 +135,11 @@ class CANSendRequest(BaseModel):
     @field_validator("data")
     @classmethod
     def _check_data(cls, value: str) -> str:
+        if not re.fullmatch(DATA_PATTERN, value):
+            raise ValueError(
+                f"{value!r} is not 0 to 8 bytes in hex such as 2AFFC800FF00FFFF "
+                "(two digits a byte, at most one space after each)"
+            )
         try:
             parse_data_text(value)
         except FrameError as exc:

@@ -81,7 +81,18 @@ class ActivityResponse(BaseModel):
 class BulkRequest(BaseModel):
     """One action on many entities: a list of ids, or a type and/or an area."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            # The rule _selects_something enforces, stated for generated clients.
+            "anyOf": [
+                {"required": ["entity_ids"], "properties": {"entity_ids": {"minItems": 1}}},
+                {"required": ["type"], "properties": {"type": {"type": "string"}}},
+                {"required": ["area"], "properties": {"area": {"type": "string"}}},
+            ],
+            "description": "Give `entity_ids` (at least one), or a `type` and/or an `area`.",
+        },
+    )
 
     action: Literal["on", "off"]
     entity_ids: list[str] | None = Field(default=None, max_length=200)

@@ -28,6 +28,11 @@ logger = logging.getLogger(__name__)
 STANDARD_NAMES = ("house", "chassis")
 
 
+def known_interface_names(settings: CANSettings) -> list[str]:
+    """Every interface name a command may give: logical names, then the physical channels."""
+    return sorted({*settings.interface_mappings, *STANDARD_NAMES}) + list(settings.interfaces)
+
+
 class CANInterfaceService:
     """Owns one :class:`BusInterface` per configured channel."""
 
@@ -85,7 +90,7 @@ class CANInterfaceService:
 
     def known_names(self) -> list[str]:
         """Every name :meth:`resolve_interface` accepts."""
-        return sorted({*self.mappings, *STANDARD_NAMES}) + self.names
+        return known_interface_names(self.settings)
 
     def resolve_interface(self, logical: str | None) -> str:
         """The physical channel for a logical name or channel (None means ``house``).
@@ -93,7 +98,7 @@ class CANInterfaceService:
         Raises:
             UnknownInterfaceError: neither a logical name nor a configured channel.
         """
-        name = logical or "house"
+        name = "house" if logical is None else logical
         physical = self.mappings.get(name)
         if physical is not None:
             return physical

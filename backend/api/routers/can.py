@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
 
+from backend.api.errors import problem
 from backend.core.dependencies import get_can_service
 from backend.integrations.can.errors import (
     InterfaceUnavailableError,
@@ -13,6 +15,7 @@ from backend.integrations.can.errors import (
     UnknownInterfaceError,
 )
 from backend.models.can import (
+    DGN_PATTERN,
     CANInterfacesResponse,
     CANSendRequest,
     CANSendResponse,
@@ -21,6 +24,8 @@ from backend.models.can import (
     SnifferGroupsResponse,
     SnifferResponse,
 )
+from backend.models.errors import error_responses
+from backend.services.can_interface_service import known_interface_names
 
 router = APIRouter(prefix="/api/can", tags=["can"])
 
@@ -46,19 +51,25 @@ async def can_statistics(service: Any = Depends(get_can_service)) -> dict[str, A
 def _hex_dgn(value: str | None) -> int | None:
     if value is None:
         return None
-    try:
-        dgn = int(value.strip().removeprefix("0x"), 16)
-    except ValueError:
-        dgn = -1
-    if not 0 <= dgn <= 0x1FFFF:
-        raise HTTPException(422, f"dgn: {value!r} is not a DGN in hex such as 1FFFD")
-    return dgn
+    if not re.fullmatch(DGN_PATTERN, value):
+        raise HTTPException(
+            422,
+            {
+                "detail": f"dgn: {value!r} is not a DGN in hex (0 to 1FFFF) such as 1FFFD",
+                "errors": [{"field": "query.dgn", "message": "not a DGN in hex (0 to 1FFFF)"}],
+            },
+        )
+    return int(value.lower().removeprefix("0x"), 16)
 
 
 @router.get("/sniffer", response_model=SnifferResponse, summary="Sniffed frames")
 async def can_sniffer(
     limit: int = Query(100, ge=1, le=1000, description="Frames to return (newest first)."),
-    dgn: str | None = Query(None, description="Only this DGN (hex, e.g. 1FFFD)."),
+    dgn: str | None = Query(
+        None,
+        description="Only this DGN (hex, 0 to 1FFFF, e.g. 1FFFD).",
+        json_schema_extra={"pattern": DGN_PATTERN},
+    ),
     source: int | None = Query(None, ge=0, le=255, description="Only this source address."),
     direction: Literal["rx", "tx"] | None = Query(None, description="Only rx or tx."),
     interface: str | None = Query(None, description="Only this physical interface."),
@@ -88,14 +99,13 @@ async def can_sniffer_groups(
     response_model=CANSendResponse,
     status_code=202,
     summary="Send a raw frame",
-    responses={
-        422: {"description": "Bad frame or interface"},
-        503: {"description": "Interface not connected (failed, reconnecting) or its queue full"},
-    },
+    responses=error_responses(
+        s422="Bad frame or unknown interface.",
+        s503="Interface not connected (failed, reconnecting) or its queue full, or the CAN "
+        "feature is not running.",
+    ),
 )
-async def can_send(
-    request: CANSendRequest, service: Any = Depends(get_can_service)
-) -> dict[str, Any]:
+async def can_send(request: CANSendRequest, service: Any = Depends(get_can_service)) -> Any:
     """Queue one raw frame on an interface (logical or physical; default house).
 
     A frame for an interface that is failed or reconnecting is refused at once (503 naming the
@@ -106,12 +116,34 @@ async def can_send(
         physical = service.interface_service.resolve_interface(request.interface)
         await service.send_can_message(arbitration_id, data, interface=physical)
     except UnknownInterfaceError as exc:
-        raise HTTPException(422, f"interface: {exc}") from None
+        return problem(
+            422,
+            f"interface: {exc}",
+            field="interface",
+            allowed=service.interface_service.known_names(),
+        )
     except (InterfaceUnavailableError, TransmitQueueFullError) as exc:
-        raise HTTPException(503, str(exc)) from None
+        return problem(503, str(exc))
     return {
         "status": "queued",
         "interface": physical,
         "can_id": f"{arbitration_id:08X}",
         "data": data.hex().upper(),
     }
+
+
+def configure_app(app: FastAPI) -> None:
+    """State this app's interface names in the send request's schema (the router is shared)."""
+    names = known_interface_names(app.state.settings.can)
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            request = schema.get("components", {}).get("schemas", {}).get("CANSendRequest", {})
+            interface = request.get("properties", {}).get("interface")
+            if interface is not None:
+                interface["anyOf"] = [{"type": "string", "enum": names}, {"type": "null"}]
+        return app.openapi_schema or build()
+
+    app.openapi = openapi

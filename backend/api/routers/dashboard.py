@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
+from backend.api.errors import problem
 from backend.core.dependencies import get_dashboard_service
 from backend.models.dashboard import (
     ActivityResponse,
@@ -13,6 +14,7 @@ from backend.models.dashboard import (
     BulkResponse,
     SummaryResponse,
 )
+from backend.models.errors import error_responses
 from backend.services.dashboard_service import BulkRequestError
 
 router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
@@ -34,10 +36,15 @@ async def activity(
     return {"entries": service.activity(limit=limit, after=after), "started_at": service.started_at}
 
 
-@router.post("/bulk", response_model=BulkResponse, summary="One action on many entities")
+@router.post(
+    "/bulk",
+    response_model=BulkResponse,
+    summary="One action on many entities",
+    responses=error_responses(s422="No entities selected, or more than 200."),
+)
 async def bulk(
     body: BulkRequest, request: Request, service: Any = Depends(get_dashboard_service)
-) -> dict[str, Any]:
+) -> Any:
     """Switch many entities on or off; motor loads are never included."""
     try:
         results = await service.bulk(
@@ -48,5 +55,5 @@ async def bulk(
             client=request.client.host if request.client else None,
         )
     except BulkRequestError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
+        return problem(422, str(exc), field="body")
     return {"action": body.action, "results": results}

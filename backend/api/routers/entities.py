@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
+from backend.api.errors import problem
 from backend.core.dependencies import get_entity_manager, get_entity_service
 from backend.core.entity_errors import EntityError, EntityNotFoundError
 from backend.core.entity_manager import EntityManager
@@ -22,31 +23,35 @@ from backend.models.entities import (
     UnknownDGNEntry,
     UnmappedEntry,
 )
+from backend.models.errors import error_responses
 from backend.services.entity_service import EntityService
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/entities", tags=["entities"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such entity."},
-    409: {"description": "The entity is unavailable (has not reported within its gap)."},
-    422: {"description": "Unsupported command or value out of range; lists what is allowed."},
-    503: {"description": "The command could not be queued on the CAN interface."},
-}
+_NOT_FOUND = error_responses(s404="No such entity.")
+_ERRORS = error_responses(
+    s404="No such entity.",
+    s409="The entity is unavailable (has not reported within its gap).",
+    s422="Unsupported command or value out of range; `allowed` lists what is allowed.",
+    s503="The command could not be queued on the CAN interface, or the entities feature is "
+    "not running.",
+)
 
 
 def _problem(exc: EntityError) -> JSONResponse:
-    body: dict[str, Any] = {"detail": exc.message}
+    extra: dict[str, Any] = {}
     if "allowed" in exc.details:
-        body["allowed"] = exc.details["allowed"]
-    return JSONResponse(body, status_code=exc.status_code)
+        extra["allowed"] = exc.details["allowed"]
+    field = exc.details.get("argument")
+    if field is None and exc.status_code == 422:
+        field = "command"
+    return problem(exc.status_code, exc.message, field=field, **extra)
 
 
 _TYPES = tuple(ENTITY_TYPES)
-_FILTER_ERRORS: dict[int | str, dict[str, Any]] = {
-    422: {"description": "Unknown type or area; `allowed` lists the known ones."},
-}
+_FILTER_ERRORS = error_responses(s422="Unknown type or area; `allowed` lists the known ones.")
 
 
 @router.get(
@@ -81,12 +86,11 @@ async def list_entities(
 
 
 def _unknown_filter(name: str, value: str, allowed: list[str]) -> JSONResponse:
-    return JSONResponse(
-        {
-            "detail": f"unknown {name} {value!r}; {name}s: {', '.join(allowed)}",
-            "allowed": allowed,
-        },
-        status_code=422,
+    return problem(
+        422,
+        f"unknown {name} {value!r}; {name}s: {', '.join(allowed)}",
+        field=f"query.{name}",
+        allowed=allowed,
     )
 
 
@@ -110,7 +114,9 @@ async def unknown_dgns(
     return manager.unknown_dgns()
 
 
-@router.get("/{entity_id}", response_model=EntityResponse, responses=_ERRORS, summary="One entity")
+@router.get(
+    "/{entity_id}", response_model=EntityResponse, responses=_NOT_FOUND, summary="One entity"
+)
 async def get_entity(
     entity_id: str,
     manager: EntityManager = Depends(get_entity_manager),
@@ -124,7 +130,13 @@ async def get_entity(
 
 
 @router.patch(
-    "/{entity_id}", response_model=EntityResponse, responses=_ERRORS, summary="Rename, move, hide"
+    "/{entity_id}",
+    response_model=EntityResponse,
+    responses=error_responses(
+        s404="No such entity.",
+        s503="Applied but not saved: the database is unavailable.",
+    ),
+    summary="Rename, move, hide",
 )
 async def patch_entity(
     entity_id: str,
@@ -141,9 +153,8 @@ async def patch_entity(
             await manager.override_store(entity_id, override.name, override.area, override.hidden)
         except Exception as exc:
             logger.warning("Override of %s applied but not saved: %s", entity_id, exc)
-            return JSONResponse(
-                {"detail": f"override applied but not saved: the database is unavailable ({exc})"},
-                status_code=503,
+            return problem(
+                503, f"override applied but not saved: the database is unavailable ({exc})"
             )
     return service.entity_view(entity)
 
@@ -180,7 +191,10 @@ async def command(
 
 
 @router.get(
-    "/{entity_id}/history", response_model=HistoryResponse, responses=_ERRORS, summary="History"
+    "/{entity_id}/history",
+    response_model=HistoryResponse,
+    responses=_NOT_FOUND,
+    summary="History",
 )
 async def history(
     entity_id: str,
