@@ -6,8 +6,10 @@ Load order (later wins): defaults, then the ``.env`` file, then the environment.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -263,6 +265,7 @@ class FeaturesSettings(_Section):
     enable_simulator: bool | None = None
     enable_persistence: bool | None = None
     enable_dashboard: bool | None = None
+    enable_mqtt: bool | None = None
 
     def overrides(self) -> dict[str, bool]:
         """Return {feature name: enabled} for every ENABLE_<NAME> that was set."""
@@ -395,6 +398,110 @@ class WebSocketSettings(_Section):
     )
 
 
+_MQTT_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+_MQTT_ROLES = ("viewer", "operator", "admin")
+
+
+def _topic_root(value: str, variable: str) -> str:
+    text = value.strip().strip("/")
+    if not text or any(ch in text for ch in "#+\0") or "//" in text:
+        raise ValueError(
+            f"{variable} must be a topic path such as 'coachiq' or 'site/coachiq' "
+            "(no '#', '+', empty levels)"
+        )
+    return text
+
+
+class MQTTSettings(_Section):
+    """MQTT bridge and Home Assistant discovery (feature ``mqtt``, off by default)."""
+
+    enabled: bool = Field(default=False, description="Run the MQTT bridge.")
+    url: str = Field(
+        default="mqtt://127.0.0.1:1883",
+        description="Broker: mqtt://host:port or mqtts://host:port (TLS).",
+    )
+    username: str | None = Field(default=None, description="Broker user name.")
+    password: SecretStr | None = Field(default=None, description="Broker password.")
+    ca_file: Path | None = Field(default=None, description="CA certificate (PEM) for mqtts://.")
+    cert_file: Path | None = Field(default=None, description="Client certificate for mqtts://.")
+    key_file: Path | None = Field(default=None, description="Client key for mqtts://.")
+    client_id: str | None = Field(
+        default=None, description="MQTT client id (default coachiq-<coach_id>)."
+    )
+    topic_prefix: str = Field(default="coachiq", description="First topic level(s).")
+    coach_id: str | None = Field(
+        default=None,
+        description="Topic level naming this coach ([a-zA-Z0-9_-]; default the mapping's "
+        "coach name, else the host name).",
+    )
+    discovery: bool = Field(default=True, description="Publish Home Assistant discovery.")
+    discovery_prefix: str = Field(
+        default="homeassistant", description="Home Assistant discovery prefix."
+    )
+    role: Literal["viewer", "operator", "admin"] = Field(
+        default="operator", description="Role MQTT commands act with (viewer, operator, admin)."
+    )
+    allow_motion: bool = Field(
+        default=False, description="Let MQTT move slides, awnings, shades and roof-fan lids."
+    )
+    queue_size: int = Field(
+        default=1000, ge=10, description="Outbound messages queued (states coalesce per entity)."
+    )
+    keepalive: int = Field(default=30, ge=5, le=3600, description="MQTT keepalive in seconds.")
+    reconnect_min: float = Field(default=1.0, gt=0, description="First reconnect delay (s).")
+    reconnect_max: float = Field(default=60.0, gt=0, description="Longest reconnect delay (s).")
+
+    @field_validator("url", mode="after")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parse_mqtt_url(value)
+        return value
+
+    @field_validator("coach_id", mode="after")
+    @classmethod
+    def _check_coach_id(cls, value: str | None) -> str | None:
+        if value is not None and not _MQTT_ID.match(value):
+            raise ValueError("must use only letters, digits, '_' and '-'")
+        return value
+
+    @field_validator("topic_prefix", mode="after")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        return _topic_root(value, "the topic prefix")
+
+    @field_validator("discovery_prefix", mode="after")
+    @classmethod
+    def _check_discovery_prefix(cls, value: str) -> str:
+        return _topic_root(value, "the discovery prefix")
+
+    @field_validator("role", mode="before")
+    @classmethod
+    def _lower_role(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+def parse_mqtt_url(url: str) -> tuple[bool, str, int]:
+    """(tls, host, port) of an ``mqtt://`` or ``mqtts://`` URL; ValueError names what is wrong."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise ValueError("must start with mqtt:// or mqtts://, e.g. mqtt://127.0.0.1:1883")
+    if parts.username or parts.password:
+        raise ValueError(
+            f"must not hold credentials; set {ENV_PREFIX}MQTT__USERNAME and "
+            f"{ENV_PREFIX}MQTT__PASSWORD"
+        )
+    if not parts.hostname:
+        raise ValueError("has no host, e.g. mqtt://127.0.0.1:1883")
+    if parts.path not in ("", "/") or parts.query:
+        raise ValueError("takes only a host and a port, e.g. mqtt://broker.local:1883")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("has a port that is not 1-65535") from None
+    tls = parts.scheme == "mqtts"
+    return tls, parts.hostname, port or (8883 if tls else 1883)
+
+
 class LoggingSettings(_Section):
     """Logging, shared with uvicorn."""
 
@@ -433,6 +540,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=lambda: SecuritySettings())
     logging: LoggingSettings = Field(default_factory=lambda: LoggingSettings())
     websocket: WebSocketSettings = Field(default_factory=lambda: WebSocketSettings())
+    mqtt: MQTTSettings = Field(default_factory=lambda: MQTTSettings())
 
 
 def _variable(loc: tuple[int | str, ...]) -> str:

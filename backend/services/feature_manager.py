@@ -98,6 +98,8 @@ def load_feature_definitions(path: Path = FEATURE_FLAGS_PATH) -> list[FeatureDef
 def _default_enabled(name: str, value: bool | str, settings: Settings) -> bool:
     if name == "persistence" and settings.persistence.enabled:
         return True  # COACHIQ_PERSISTENCE__ENABLED=true turns the feature on
+    if name == "mqtt" and settings.mqtt.enabled:
+        return True  # COACHIQ_MQTT__ENABLED=true turns the feature on
     if isinstance(value, bool):
         return value
     if value == "auto" and name == "simulator":
@@ -182,6 +184,8 @@ class FeatureManager:
                 origin = "feature_flags.yaml"
                 if name == "persistence":  # either one turns it on, see _default_enabled
                     origin += f" and {ENV_PREFIX}PERSISTENCE__ENABLED=false"
+                if name == "mqtt":
+                    origin += f" and {ENV_PREFIX}MQTT__ENABLED=false"
             if not slot.enabled:
                 slot.state = FeatureState.DISABLED
                 slot.reason = f"disabled by {origin}"
