@@ -36,23 +36,27 @@ class BatteryModel(DeviceModel):
         self.house = self.spec.instance in (1, 3) or self.spec.options.get("house", False)
         self.capacity_ah = float(self.spec.options.get("capacity_ah", 400 if self.house else 100))
         self.soc = float(self.spec.options.get("soc", self.world.house_soc if self.house else 95))
-        self.current = 0.0
+        # Net charge current into the bank (A): positive while charging. The spec's DC current
+        # (6.5.2) is the other way round: positive flows from the source (discharge).
+        self.charge_amps = 0.0
 
     def status(self, dgn: str) -> Signals:
         """DC_SOURCE_STATUS_1 (voltage, current) or _2 (temperature, state of charge)."""
         if dgn == "DC_SOURCE_STATUS_1":
-            volts = 11.8 + 1.0 * self.soc / 100 + (0.012 * self.current if self.house else 0.0)
-            if self.current > 5:
-                volts = max(volts, 13.2 + 0.4 * min(self.current, 60) / 60)
+            amps = self.charge_amps
+            volts = 11.8 + 1.0 * self.soc / 100 + (0.012 * amps if self.house else 0.0)
+            if amps > 5:
+                volts = max(volts, 13.2 + 0.4 * min(amps, 60) / 60)
             return {
                 "device_priority": "battery_soc_bms_device",
                 "dc_voltage": round(volts * 20) / 20,
-                "dc_current": round(self.current, 3),
+                "dc_current": round(-amps, 3) + 0.0,  # + 0.0: no negative zero
             }
-        if self.current < 0:
-            remaining, meaning = self.soc / 100 * self.capacity_ah / -self.current * 60, 0
-        elif self.current > 0:
-            remaining, meaning = (100 - self.soc) / 100 * self.capacity_ah / self.current * 60, 1
+        amps = self.charge_amps
+        if amps < 0:
+            remaining, meaning = self.soc / 100 * self.capacity_ah / -amps * 60, 0
+        elif amps > 0:
+            remaining, meaning = (100 - self.soc) / 100 * self.capacity_ah / amps * 60, 1
         else:
             remaining, meaning = None, 0
         return {
@@ -69,9 +73,11 @@ class BatteryModel(DeviceModel):
             target = self.world.dc_source_amps - self.world.dc_load_amps
         else:
             target = 2.0 if self.world.generator_running else -0.05
-        # Current settles within a couple of seconds; values keep the meter's 1 mA precision.
-        self.current = round(approach(self.current, target, max(1.0, abs(target)) * dt), 3)
-        self.soc = min(100.0, max(0.0, self.soc + self.current * dt / 36 / self.capacity_ah))
+        # Current settles within a couple of seconds (from charging to discharging too); values
+        # keep the meter's 1 mA precision.
+        step = max(1.0, 2 * abs(target - self.charge_amps)) * dt
+        self.charge_amps = round(approach(self.charge_amps, target, step), 3)
+        self.soc = min(100.0, max(0.0, self.soc + self.charge_amps * dt / 36 / self.capacity_ah))
         if self.house:
             self.world.house_soc = self.soc
 
