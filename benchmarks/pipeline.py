@@ -138,6 +138,7 @@ class Server:
             "COACHIQ_CAN__INTERFACES": group,
             "COACHIQ_CAN__BUS_OPTIONS": json.dumps({"port": udp_port}),
             "COACHIQ_FEATURES__ENABLE_SIMULATOR": "false",
+            "COACHIQ_RVC__COACH_MODEL": "default",  # the simulated coach runs elsewhere
             "COACHIQ_LOGGING__LEVEL": "WARNING",
             **env,
         }

@@ -155,6 +155,7 @@ def start_server(args: argparse.Namespace, port: int, group: str) -> subprocess.
         "COACHIQ_CAN__BUSTYPE": "udp_multicast",
         "COACHIQ_CAN__INTERFACES": group,
         "COACHIQ_FEATURES__ENABLE_SIMULATOR": "false",
+        "COACHIQ_RVC__COACH_MODEL": "default",  # the simulated coach runs elsewhere
         "COACHIQ_LOGGING__LEVEL": "WARNING",
         "COACHIQ_WEBSOCKET__BATCH_WINDOW_MS": str(args.window_ms),
     }

@@ -78,6 +78,30 @@ def shipped_models() -> list[str]:
     )
 
 
+def unmapped_reason(settings: Settings, *, simulated: bool) -> str:
+    """Why the coach is empty: a real bus (or a replayed log) and no mapping chosen; else "".
+
+    The default mapping describes the simulated coach; off the simulator it would show someone
+    else's coach as the owner's. ``simulated``: the simulator feature runs on this server.
+    """
+    rvc, can = settings.rvc, settings.can
+    if rvc.coach_mapping_path is not None or rvc.coach_model or simulated:
+        return ""
+    if can.bustype == "virtual" and not all(c.startswith("replay:") for c in can.interfaces):
+        return ""  # the in-process virtual bus is the simulator's (or a test's)
+    source = "replayed logs" if can.bustype == "virtual" else f"a {can.bustype} bus"
+    return (
+        f"no coach mapping: the server reads {source} and neither COACHIQ_RVC__COACH_MAPPING_PATH "
+        "nor COACHIQ_RVC__COACH_MODEL is set, so every device on the bus is unmapped "
+        "(see Discover, GET /api/entities/unmapped, to write a mapping)"
+    )
+
+
+def empty_mapping(reason: str) -> CoachMapping:
+    """A coach with no entities (no mapping chosen); ``coach["unmapped_reason"]`` says why."""
+    return CoachMapping(path=Path(), coach={"unmapped_reason": reason}, areas={})
+
+
 def load_coach_mapping(settings: Settings, spec: RVCSpec | None = None) -> CoachMapping:
     """The mapping the settings select, loaded and checked exactly as start-up does.
 

@@ -409,6 +409,16 @@ class CANService:
             return FeatureHealth(HealthStatus.DEGRADED, "; ".join(problems), details)
         return FeatureHealth(HealthStatus.HEALTHY, "", details)
 
+    def not_ready(self) -> list[str]:
+        """One line per configured interface that is not up (state and last error)."""
+        lines = []
+        for name, interface in self.interface_service.interfaces.items():
+            if interface.state is InterfaceState.UP:
+                continue
+            error = f": {interface.last_error}" if interface.last_error else ""
+            lines.append(f"interface {name} is {interface.state.value}{error}")
+        return lines
+
 
 class CANFeature(Feature):
     """The ``can`` feature: owns the CANService (and through it the interfaces)."""
@@ -456,3 +466,9 @@ class CANFeature(Feature):
         if self._service is None:
             return FeatureHealth(HealthStatus.UNKNOWN, "not started")
         return self._service.health()
+
+    def not_ready(self) -> list[str]:
+        """Ready only when every configured interface is up; the others named."""
+        if self._service is None:
+            return ["not started"]
+        return self._service.not_ready()

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from backend.core.coach_mapping import load_coach_mapping
+from backend.core.coach_mapping import empty_mapping, load_coach_mapping, unmapped_reason
 from backend.core.coach_mapping import (  # re-exported: the CLI checks a mapping through here
     validate_coach_mapping as validate_coach_mapping,
 )
@@ -468,7 +468,13 @@ class EntitiesFeature(Feature):
         rvc = self.context.dependency("rvc").service  # pyright: ignore[reportAttributeAccessIssue]
         can_service = self.context.dependency("can").service  # pyright: ignore[reportAttributeAccessIssue]
         entities = settings.entities
-        mapping = load_coach_mapping(settings, _spec_of(rvc, settings.rvc.spec_path))
+        simulated = self.context.feature_manager.is_enabled("simulator")
+        reason = unmapped_reason(settings, simulated=simulated)
+        if reason:
+            logger.warning("Coach model is empty: %s", reason)
+            mapping = empty_mapping(reason)
+        else:
+            mapping = load_coach_mapping(settings, _spec_of(rvc, settings.rvc.spec_path))
         self._manager = EntityManager(
             mapping,
             history_count=entities.history_count,

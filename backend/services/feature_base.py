@@ -79,3 +79,7 @@ class Feature:
     def check_health(self) -> FeatureHealth:
         """Report health while running; the default is healthy."""
         return FeatureHealth(HealthStatus.HEALTHY)
+
+    def not_ready(self) -> list[str]:
+        """What keeps a running feature from being ready (one reason each); none by default."""
+        return []

@@ -107,6 +107,13 @@ def _default_enabled(name: str, value: bool | str, settings: Settings) -> bool:
     raise FeatureConfigError(f"feature '{name}': enabled must be true, false or auto")
 
 
+def _not_applicable(name: str, settings: Settings) -> str:
+    """Why an enabled feature has nothing to do with these settings ("" when it has)."""
+    if name == "simulator" and all(c.startswith("replay:") for c in settings.can.interfaces):
+        return "not applicable: no bus to simulate on (every CAN interface is a replayed log)"
+    return ""
+
+
 def _topological_order(definitions: dict[str, FeatureDefinition]) -> list[str]:
     for name, definition in definitions.items():
         for dep in definition.depends_on:
@@ -189,6 +196,18 @@ class FeatureManager:
             if not slot.enabled:
                 slot.state = FeatureState.DISABLED
                 slot.reason = f"disabled by {origin}"
+                if name == "simulator" and origin == "feature_flags.yaml":
+                    slot.reason = (
+                        f"disabled: {ENV_PREFIX}CAN__BUSTYPE is {self.settings.can.bustype!r}, "
+                        "the simulator starts by itself only on the virtual bus type"
+                    )
+                continue
+            reason = _not_applicable(name, self.settings)
+            if reason:
+                slot.enabled = False
+                slot.state = FeatureState.DISABLED
+                slot.reason = reason
+                logger.info("Feature '%s' disabled: %s", name, reason)
                 continue
             off = [d for d in slot.definition.depends_on if not self._slots[d].enabled]
             if off:
@@ -324,7 +343,7 @@ class FeatureManager:
         return result
 
     def not_ready(self) -> list[dict[str, str]]:
-        """Enabled, required features that are not running or are unhealthy."""
+        """Enabled, required features that are not running, unhealthy or not yet ready."""
         problems = []
         for name in self._order:
             slot = self._slots[name]
@@ -336,4 +355,7 @@ class FeatureManager:
             health = self.health(name)
             if health.status is HealthStatus.UNHEALTHY:
                 problems.append({"feature": name, "state": "unhealthy", "reason": health.reason})
+                continue
+            waiting = slot.instance.not_ready() if slot.instance is not None else []
+            problems.extend({"feature": name, "state": "not_ready", "reason": r} for r in waiting)
         return problems

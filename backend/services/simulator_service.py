@@ -19,8 +19,6 @@ class SimulatorFeature(Feature):
 
     async def start(self) -> None:
         """Open the simulator's buses and start the coach."""
-        if not any(not c.startswith("replay:") for c in self.settings.can.interfaces):
-            return  # a replayed log is the only interface: nothing to simulate onto
         self.coach = build_coach(self.settings)
         await self.coach.start()
 
@@ -34,7 +32,7 @@ class SimulatorFeature(Feature):
         """Healthy while the coach runs; the counters as details."""
         coach = self.coach
         if coach is None:
-            return FeatureHealth(HealthStatus.HEALTHY, "no bus to simulate on")
+            return FeatureHealth(HealthStatus.UNKNOWN, "not started")
         details = {
             "devices": len(coach.models),
             "nodes": len(coach.nodes),

@@ -115,8 +115,30 @@ async def test_send_to_a_reconnecting_interface_is_refused_with_the_reason(down_
         can_health = ready.json()["details"]["can"]
         assert can_health["status"] == "degraded"  # reconnecting degrades, does not fail
         assert can_health["details"][channel]["state"] == "reconnecting"
-        assert ready.status_code == 200
         await asyncio.sleep(0)
+
+
+async def test_readyz_is_503_naming_each_interface_that_is_not_up(down_bustype, tmp_path) -> None:
+    # Ready means every configured interface is up (README): a reconnecting one is named.
+    log = tmp_path / "coach.log"
+    log.write_text("(1700000000.000000) can0 19FFFD42#0164020100943577\n")
+    replay, down = f"replay:{log}?loop=1", unique_channel("down")
+    async with running_app(interfaces=[replay]) as (client, service):
+        await wait_for(lambda: service.interfaces_status()[0]["state"] == "up")
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.json()
+    async with running_app(interfaces=[replay, down], bustype=down_bustype) as (client, service):
+        await wait_for(lambda: service.interface_service.get(down).state.value == "reconnecting")
+        assert service.interface_service.get(replay).state.value == "up"
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        body = ready.json()
+        assert body["status"] == "not_ready"
+        [problem] = body["not_ready"]
+        assert problem["feature"] == "can"
+        assert problem["state"] == "not_ready"
+        assert problem["reason"].startswith(f"interface {down} is reconnecting: ")
+        assert "No such device" in problem["reason"]
 
 
 async def test_send_to_a_failed_interface_is_refused_with_the_reason(register_bustype) -> None:

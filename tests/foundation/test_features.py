@@ -140,3 +140,32 @@ def test_simulator_defaults_on_with_the_virtual_bus_only() -> None:
     settings = make_settings(can={"bustype": "socketcan", "interfaces": "can0"})
     fm = FeatureManager(definitions, settings, AppState(settings=settings))
     assert not fm.is_enabled("simulator")
+
+
+def test_simulator_in_replay_mode_is_disabled_with_the_reason(tmp_path) -> None:
+    from fastapi.testclient import TestClient
+
+    from backend.main import create_app
+
+    log = tmp_path / "capture.log"
+    log.write_text("(1700000000.000000) can0 19FFFD42#0164020100943577\n")
+    settings = make_settings(
+        can={"interfaces": f"replay:{log}"},
+        features={"enable_persistence": False, "enable_dashboard": False},
+    )
+    with TestClient(create_app(settings)) as client:
+        features = {f["name"]: f for f in client.get("/api/features").json()["features"]}
+    simulator = features["simulator"]
+    assert simulator["state"] == "disabled"
+    assert simulator["enabled"] is False
+    assert simulator["reason"].startswith("not applicable: no bus to simulate on")
+    assert simulator["health"]["status"] != "healthy"
+
+
+def test_simulator_off_a_virtual_bus_says_why() -> None:
+    definitions = [definition("can"), definition("simulator", "can", enabled="auto")]
+    settings = make_settings(can={"bustype": "socketcan", "interfaces": "can0"})
+    fm = FeatureManager(definitions, settings, AppState(settings=settings))
+    [status] = [s for s in fm.status() if s["name"] == "simulator"]
+    assert status["state"] == "disabled"
+    assert "'socketcan'" in status["reason"]

@@ -37,6 +37,15 @@ export class CoachView {
   render() {
     const entities = [...this.store.entities.values()].filter((e) => !e.hidden);
     if (!entities.length) {
+      const coach = (this.store.metadata && this.store.metadata.coach) || {};
+      if (coach.unmapped_reason) {
+        setChildren(this.root, el("div", { class: "notice", "data-testid": "no-mapping" },
+          el("h2", {}, "No coach mapping yet"),
+          el("p", {}, "This server reads a real bus but no coach mapping is configured, so no device is shown as part of your coach. Every device heard on the bus is listed as unmapped."),
+          el("p", {}, el("a", { class: "btn", href: "#discover" }, "Find your devices in Discover"),
+            " then copy the snippets into a mapping file and set COACHIQ_RVC__COACH_MAPPING_PATH.")));
+        return;
+      }
       setChildren(this.root, el("p", { class: "empty" }, "No entities yet. Is the coach mapping loaded?"));
       return;
     }
