@@ -114,6 +114,9 @@ def backup_sqlite(db_path: Path, backup_dir: Path) -> BackupFile:
             destination = sqlite3.connect(partial)
             try:
                 source.backup(destination)
+                # The copy carries the live database's WAL mode; a backup is one self-contained
+                # file, so opening it later leaves no -wal/-shm files beside it.
+                destination.execute("PRAGMA journal_mode=DELETE")
             finally:
                 destination.close()
         finally:

@@ -103,3 +103,56 @@ async def test_quiet_interface_is_flagged_and_degrades_health(make_service) -> N
     assert health.status is HealthStatus.DEGRADED
     assert "no CAN activity" in health.reason
     assert health.details[channel]["no_activity"] is True
+
+
+def test_bus_options_python_can_rejects_stop_start_with_the_option_named(monkeypatch) -> None:
+    monkeypatch.setenv("COACHIQ_CAN__BUSTYPE", "udp_multicast")
+    monkeypatch.setenv("COACHIQ_CAN__INTERFACES", "239.74.163.9")
+    monkeypatch.setenv("COACHIQ_CAN__BUS_OPTIONS", '{"port": 43291, "hop_limit": -5}')
+    [line] = validate_can_settings(load_settings(None))
+    assert line.startswith("COACHIQ_CAN__BUS_OPTIONS: python-can's udp_multicast rejects ")
+    assert "hop_limit=-5" in line
+    monkeypatch.setenv("COACHIQ_CAN__BUS_OPTIONS", '{"port": 43291, "hop_limit": 1}')
+    assert validate_can_settings(load_settings(None)) == []
+
+
+def test_unknown_bus_options_are_refused_with_the_known_ones(monkeypatch) -> None:
+    monkeypatch.setenv("COACHIQ_CAN__BUSTYPE", "socketcan")
+    monkeypatch.setenv("COACHIQ_CAN__INTERFACES", "can0")
+    monkeypatch.setenv("COACHIQ_CAN__BUS_OPTIONS", '{"bogus": 1, "receive_own_messages": true}')
+    [line] = validate_can_settings(load_settings(None))
+    assert line.startswith("COACHIQ_CAN__BUS_OPTIONS: python-can's socketcan has no option 'bogus'")
+    assert "known: " in line and "local_loopback" in line and "receive_own_messages" in line
+
+
+def test_serve_stops_on_a_rejected_bus_option(monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from backend.cli.main import app
+
+    monkeypatch.setenv("COACHIQ_CAN__BUSTYPE", "udp_multicast")
+    monkeypatch.setenv("COACHIQ_CAN__INTERFACES", "239.74.163.9")
+    monkeypatch.setenv("COACHIQ_CAN__BUS_OPTIONS", '{"port": 43291, "hop_limit": -5}')
+    result = CliRunner().invoke(app, ["config", "validate"])
+    assert result.exit_code != 0
+    assert "COACHIQ_CAN__BUS_OPTIONS: python-can's udp_multicast rejects hop_limit=-5" in (
+        result.output
+    )
+    assert "Traceback" not in result.output
+
+
+async def test_an_option_python_can_rejects_fails_the_interface_without_retrying(
+    make_service,
+) -> None:
+    # Past the start-up check (e.g. a bus type opened only later): never a transient fault.
+    settings = can_settings(
+        interfaces=["239.74.163.9"],
+        bustype="udp_multicast",
+        bus_options={"port": 43292, "hop_limit": -5},
+        reconnect_initial=0.05,
+    )
+    service = await make_service(settings)
+    await wait_for(lambda: service.interfaces_status()[0]["state"] == "failed")
+    interface = service.interface_service.get("239.74.163.9")
+    assert interface.counters.reconnects == 0
+    assert interface.last_error.startswith("error: ")  # struct.error names itself "error"

@@ -74,6 +74,23 @@ def test_backup_then_restore_gives_the_same_rows(tmp_path: Path) -> None:
         assert (light.name, light.area, light.state) == ("Lamp", "bedroom", {"brightness": 49})
 
 
+def test_a_backup_is_one_self_contained_file(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with TestClient(create_app(settings_for(data), definitions())) as client:
+        feature(client, "entities").entity_manager.change("light_1", ts=time.time(), brightness=7)
+        backup = Path(client.post("/api/persistence/backup").json()["path"])
+    # The live database is in WAL mode; the copy is not (header bytes 18-19: 1 = rollback
+    # journal, 2 = WAL), so opening it leaves nothing beside it for retention to miss.
+    assert backup.read_bytes()[18:20] == b"\x01\x01"
+    connection = sqlite3.connect(backup)
+    try:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+        assert connection.execute("SELECT count(*) FROM entity_state").fetchone()[0] >= 0
+    finally:
+        connection.close()
+    assert sorted(p.name for p in backup.parent.iterdir()) == [backup.name]
+
+
 def test_retention_keeps_the_newest_n(tmp_path: Path) -> None:
     settings = settings_for(tmp_path / "data", backup_retention=2)
     with TestClient(create_app(settings, definitions())) as client:

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -43,6 +44,8 @@ CONFIG_ERRORS: tuple[type[BaseException], ...] = (
     ImportError,
     TypeError,
     ValueError,
+    OverflowError,
+    struct.error,  # an option out of its C range (e.g. udp_multicast hop_limit -5)
 )
 _BATCH = 512
 # Seconds a readable bus socket waits before its pending frames are read in one batch: each
