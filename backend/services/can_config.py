@@ -3,8 +3,8 @@
 ``backend.core.config`` parses and checks the form of every ``COACHIQ_CAN__*`` value; what is
 left is checked here: the bus type is one python-can knows, ``bus_options`` are options that bus
 type has (and, for bus types with no hardware behind them, values it accepts), and each ``replay:``
-channel has valid options and names an existing log file. ``coachiq serve``, ``coachiq config validate`` and the
-``can`` feature's start call :func:`validate_can_settings`.
+channel has valid options and names an existing log file. ``coachiq serve``, ``coachiq config
+validate`` and the ``can`` feature's start call :func:`validate_can_settings`.
 """
 
 from __future__ import annotations
