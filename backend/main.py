@@ -14,6 +14,9 @@ from backend.api.errors import install_error_handlers
 from backend.api.router_config import configure_routers
 from backend.core.config import Settings, load_settings
 from backend.core.state import AppState
+from backend.security.guard import SecurityMiddleware
+from backend.security.openapi import declare_roles
+from backend.security.service import SecurityService
 from backend.services.config_service import ConfigService
 from backend.services.feature_manager import FeatureDefinition, FeatureManager
 from backend.web import mount_web
@@ -43,8 +46,11 @@ def create_app(
     else:
         feature_manager = FeatureManager(feature_definitions, settings, app_state)
 
+    security = SecurityService(settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        security.start()
         await feature_manager.start_all()
         try:
             yield
@@ -62,8 +68,11 @@ def create_app(
     app.state.app_state = app_state
     app.state.feature_manager = feature_manager
     app.state.config_service = ConfigService(settings)
+    app.state.security = security
+    app.add_middleware(SecurityMiddleware, security=security)
 
     install_error_handlers(app)
     configure_routers(app)
     mount_web(app)
+    declare_roles(app)
     return app

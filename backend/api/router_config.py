@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI
 
-from backend.api.routers import system
+from backend.api.routers import security, system
 from backend.core.optional_modules import present_modules
 
 logger = logging.getLogger(__name__)
@@ -25,6 +25,8 @@ def configure_routers(app: FastAPI) -> None:
     """Include every router in ``app``."""
     app.include_router(system.health_router)
     app.include_router(system.router)
+    app.include_router(security.auth_router)
+    app.include_router(security.router)
     attributes: dict[str, str] = {}
     for spec in FEATURE_ROUTERS:
         module_name, _, attribute = spec.partition(":")

@@ -360,19 +360,61 @@ class DashboardSettings(_Section):
 
 
 class SecuritySettings(_Section):
-    """Security."""
+    """Authentication, browser safety and request limits (docs/security.md)."""
 
-    api_key: SecretStr | None = Field(
-        default=None, description="Optional API key for control routes."
+    auth: Literal["auto", "required", "off"] = Field(
+        default="auto",
+        description=(
+            "auto: required unless the server listens on loopback only; required: always; "
+            "off: never (a warning at every start and a banner in the dashboard off loopback)."
+        ),
     )
     allowed_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Comma-separated CORS origins."
+        default_factory=list,
+        description=(
+            "Comma-separated browser origins (https://coach.example:8443) allowed to open the "
+            "WebSockets and change state, besides the server's own."
+        ),
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Comma-separated extra names in the Host header (besides localhost, the machine's "
+            "name, NAME.local, the bind address and the address a request arrived on); * for any."
+        ),
+    )
+    min_password_length: int = Field(
+        default=10, ge=8, le=128, description="Shortest password an account may have."
+    )
+    session_idle_timeout: float = Field(
+        default=7 * 86400.0, gt=0, description="Seconds a browser session lasts unused."
+    )
+    session_max_age: float = Field(
+        default=30 * 86400.0, gt=0, description="Seconds a browser session lasts at most."
+    )
+    max_body_bytes: int = Field(
+        default=1 << 20, ge=1024, description="Largest request body (bytes); larger is 413."
+    )
+    audit_size: int = Field(
+        default=2000, ge=10, le=100000, description="Security audit entries kept in memory."
     )
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "allowed_hosts", mode="before")
     @classmethod
-    def _parse_origins(cls, value: Any) -> Any:
+    def _parse_lists(cls, value: Any) -> Any:
         return _split_csv(value)
+
+    @field_validator("allowed_origins", mode="after")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            scheme, sep, rest = origin.partition("://")
+            if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
+                raise ValueError(
+                    f"{origin!r} is not an origin; expected scheme://host[:port], "
+                    "e.g. https://coach.example:8443"
+                )
+        return [origin.lower() for origin in value]
 
 
 class WebSocketSettings(_Section):

@@ -102,3 +102,13 @@ def get_database_manager(connection: HTTPConnection) -> Any:
 def get_dashboard_service(connection: HTTPConnection) -> Any:
     """The DashboardService (feature ``dashboard``)."""
     return feature_service(connection, "dashboard")
+
+
+def get_security_service(connection: HTTPConnection) -> Any:
+    """The application's SecurityService (accounts, tokens, sessions, audit)."""
+    return connection.app.state.security
+
+
+def get_principal(connection: HTTPConnection) -> Any:
+    """Who is calling (a ``backend.security.Principal``; None only on public routes)."""
+    return connection.scope.get("coachiq.principal")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import SecretStr
@@ -9,6 +10,8 @@ from pydantic import SecretStr
 from backend.core.config import Settings
 
 REDACTED = "***"
+# bus_options keys whose values are secrets (python-can drivers take passwords, keys, tokens).
+SECRET_KEY = re.compile(r"pass|secret|key|token|credential|auth", re.IGNORECASE)
 
 
 def _redact(value: Any) -> Any:
@@ -41,10 +44,20 @@ class ConfigService:
                 section = {field: getattr(value, field) for field in type(value).model_fields}
                 extra = getattr(value, "__pydantic_extra__", None) or {}
                 section.update(extra)
+                if name == "can":
+                    section["bus_options"] = redact_options(section.get("bus_options") or {})
                 summary[name] = _jsonable(_redact(section))
             else:
                 summary[name] = _jsonable(_redact(value))
         return summary
+
+
+def redact_options(options: dict[str, Any]) -> dict[str, Any]:
+    """``bus_options`` with the values of secret-looking keys (password, key, token) as ``***``."""
+    return {
+        key: REDACTED if SECRET_KEY.search(str(key)) and value not in (None, "") else value
+        for key, value in options.items()
+    }
 
 
 def _jsonable(value: Any) -> Any:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from starlette.websockets import WebSocket
 
 from backend.core.config import WebSocketSettings
+from backend.security.guard import PRINCIPAL_KEY
 from backend.services.feature_base import Feature, FeatureHealth, HealthStatus
 from backend.services.feature_manager import FeatureNotAvailableError
 from backend.websocket import messages
@@ -403,8 +404,17 @@ class WebSocketManager:
                 "commands are unavailable: the entities feature is not running",
                 message.request_id,
             )
+        scope = client.websocket.scope
+        security = getattr(getattr(scope.get("app"), "state", None), "security", None)
+        principal = scope.get(PRINCIPAL_KEY)
+        peer = client.peer
         try:
-            accepted = self.entity_service.execute_command(entity_id, body, client=client.peer)
+            if security is not None:
+                entity = getattr(self.entity_manager, "get_entity", lambda _id: None)(entity_id)
+                if entity is not None:
+                    security.authorize(principal, entity, body, peer)
+                peer = security.command_client(principal, peer)
+            accepted = self.entity_service.execute_command(entity_id, body, client=peer)
             if inspect.isawaitable(accepted):
                 accepted = await accepted
         except asyncio.CancelledError:
@@ -412,6 +422,9 @@ class WebSocketManager:
         except Exception as exc:
             client.reply(messages.encode(rejection(entity_id, exc, message.request_id)))
             return
+        if security is not None:
+            result = f"accepted {getattr(accepted, 'command_id', '')}".strip()
+            security.record_command(principal, client.peer, entity_id, body, result)
         payload = command_answer(accepted, entity_id=entity_id)
         if message.request_id is not None:
             payload["id"] = message.request_id

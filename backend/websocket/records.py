@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from backend.integrations.can.errors import CANError, TransmitQueueFullError
+from backend.security.principal import NotAllowedError
 from backend.services.entity_errors import (
     CommandValidationError,
     EntityError,
@@ -102,6 +103,8 @@ def command_answer(
 
 
 def _error_code(exc: Exception) -> tuple[str, int]:
+    if isinstance(exc, NotAllowedError):
+        return "forbidden", 403
     if isinstance(exc, EntityNotFoundError):
         return "entity_not_found", 404
     if isinstance(exc, CommandValidationError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, WebSocket
 
 from backend.core.dependencies import get_feature_manager
+from backend.security.guard import SUBPROTOCOL_KEY
 from backend.services.feature_manager import FeatureNotAvailableError
 from backend.websocket.manager import WebSocketManager
 
@@ -42,7 +43,7 @@ async def entities_stream(websocket: WebSocket) -> None:
     manager = await _manager_or_close(websocket)
     if manager is None:
         return
-    await websocket.accept()
+    await websocket.accept(subprotocol=websocket.scope.get(SUBPROTOCOL_KEY))
     await manager.serve_entities(websocket)
 
 
@@ -52,5 +53,5 @@ async def sniffer_stream(websocket: WebSocket) -> None:
     manager = await _manager_or_close(websocket)
     if manager is None:
         return
-    await websocket.accept()
+    await websocket.accept(subprotocol=websocket.scope.get(SUBPROTOCOL_KEY))
     await manager.serve_sniffer(websocket)

@@ -20,11 +20,12 @@ def test_version() -> None:
 
 
 def test_config_show_is_redacted_json(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COACHIQ_SECURITY__API_KEY", "topsecret")
+    monkeypatch.setenv("COACHIQ_CAN__BUS_OPTIONS", '{"port": 43114, "api_key": "topsecret"}')
     result = runner.invoke(app, ["config", "show"])
     assert result.exit_code == 0
     summary = json.loads(result.output)
-    assert summary["security"]["api_key"] == "***"
+    assert summary["can"]["bus_options"] == {"port": 43114, "api_key": "***"}
+    assert "topsecret" not in result.output
     assert summary["server"]["port"] == 8000
 
 

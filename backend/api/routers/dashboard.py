@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from backend.api.errors import problem
-from backend.core.dependencies import get_dashboard_service
+from backend.core.dependencies import get_dashboard_service, get_principal, get_security_service
 from backend.models.dashboard import (
     ActivityResponse,
     BulkRequest,
@@ -43,7 +43,11 @@ async def activity(
     responses=error_responses(s422="No entities selected, or more than 200."),
 )
 async def bulk(
-    body: BulkRequest, request: Request, service: Any = Depends(get_dashboard_service)
+    body: BulkRequest,
+    request: Request,
+    service: Any = Depends(get_dashboard_service),
+    security: Any = Depends(get_security_service),
+    principal: Any = Depends(get_principal),
 ) -> Any:
     """Switch many entities on or off; motor loads are never included."""
     try:
@@ -52,7 +56,9 @@ async def bulk(
             entity_ids=body.entity_ids,
             entity_type=body.type,
             area=body.area,
-            client=request.client.host if request.client else None,
+            client=security.command_client(
+                principal, request.client.host if request.client else None
+            ),
         )
     except BulkRequestError as exc:
         return problem(422, str(exc), field="body")

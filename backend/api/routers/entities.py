@@ -9,7 +9,12 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
 from backend.api.errors import problem
-from backend.core.dependencies import get_entity_manager, get_entity_service
+from backend.core.dependencies import (
+    get_entity_manager,
+    get_entity_service,
+    get_principal,
+    get_security_service,
+)
 from backend.core.entity_errors import EntityError, EntityNotFoundError
 from backend.core.entity_manager import EntityManager
 from backend.core.entity_types import ENTITY_TYPES
@@ -24,6 +29,8 @@ from backend.models.entities import (
     UnmappedEntry,
 )
 from backend.models.errors import error_responses
+from backend.security.principal import NotAllowedError, Principal
+from backend.security.service import SecurityService
 from backend.services.entity_service import EntityService
 
 logger = logging.getLogger(__name__)
@@ -32,6 +39,7 @@ router = APIRouter(prefix="/api/entities", tags=["entities"])
 
 _NOT_FOUND = error_responses(s404="No such entity.")
 _ERRORS = error_responses(
+    s403="The caller's role or motion grant does not allow this command.",
     s404="No such entity.",
     s409="The entity is unavailable (has not reported within its gap).",
     s422="Unsupported command or value out of range; `allowed` lists what is allowed.",
@@ -171,17 +179,30 @@ async def command(
     request: Request,
     body: EntityCommand = Body(...),
     service: EntityService = Depends(get_entity_service),
+    security: SecurityService = Depends(get_security_service),
+    principal: Principal | None = Depends(get_principal),
 ) -> Any:
     """Send a command; 202 with a ``command_id``. The result (confirmed when the device's
     status shows it, or timed out after the command timeout) appears in the entity and on the
     WebSocket."""
     client = request.client.host if request.client else None
+    payload = body.model_dump(exclude_none=True)
+    entity = service.manager.get_entity(entity_id)
+    if entity is not None:
+        try:
+            security.authorize(principal, entity, payload, client)
+        except NotAllowedError as exc:
+            return JSONResponse(exc.to_dict(), status_code=exc.status_code)
     try:
         accepted = await service.execute_command(
-            entity_id, body.model_dump(exclude_none=True), client=client
+            entity_id, payload, client=security.command_client(principal, client)
         )
     except EntityError as exc:
+        security.record_command(principal, client, entity_id, payload, str(exc.status_code))
         return _problem(exc)
+    security.record_command(
+        principal, client, entity_id, payload, f"accepted {accepted.command_id}"
+    )
     return {
         "command_id": accepted.command_id,
         "entity_id": accepted.entity_id,
