@@ -8,21 +8,8 @@ from fastapi import FastAPI
 
 from backend.security.policy import PUBLIC, ROUTE_ROLES, lookup
 
-_REFUSAL_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "detail": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-            },
-        },
-        "role_needed": {"type": "string", "enum": ["viewer", "operator", "admin"]},
-    },
-    "required": ["detail", "errors"],
-}
+# The one error model of the API (backend/models/errors.py); refusals add ``role_needed``.
+_REFUSAL_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/ErrorResponse"}
 SECURITY_SCHEMES: dict[str, Any] = {
     "bearer": {
         "type": "http",
