@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 FEATURE_ROUTERS: tuple[str, ...] = (
     "backend.api.routers.can:router",
     "backend.api.routers.entities:router",
+    "backend.api.routers.commands:router",
     "backend.api.routers.persistence:router",
     "backend.websocket.routes:router",
     "backend.api.routers.dashboard:router",

@@ -229,6 +229,11 @@ class EntitiesSettings(_Section):
     command_timeout: float = Field(
         default=2.0, gt=0, description="Seconds a command waits for the device's status."
     )
+    command_log_size: int = Field(
+        default=1000,
+        ge=1,
+        description="Recent commands kept for GET /api/commands/{command_id} (oldest evicted).",
+    )
     motor_run_seconds: int = Field(
         default=20, ge=1, le=240, description="Longest run of a motor (awning, slide, shade)."
     )

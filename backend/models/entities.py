@@ -94,6 +94,19 @@ class CommandAcceptedResponse(BaseModel):
     )
 
 
+class CommandRecordResponse(BaseModel):
+    """A recent command: its state, outcome and timestamps."""
+
+    command_id: str
+    entity_id: str
+    command: dict[str, Any] = Field(description="The command as sent, with its arguments.")
+    status: Literal["pending", "confirmed", "timed_out", "failed"]
+    detail: str = Field(description="Why it failed or timed out; empty otherwise.")
+    requested_at: float = Field(description="When it was accepted (seconds since the epoch).")
+    completed_at: float | None = Field(description="When it ended; null while pending.")
+    client: str | None = Field(description="Who sent it (address, or mqtt/websocket).")
+
+
 class HistoryEntry(BaseModel):
     """One state change."""
 

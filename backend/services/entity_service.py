@@ -47,6 +47,7 @@ from backend.integrations.rvc.decoder import DecodedMessage
 from backend.integrations.rvc.errors import EncodeError
 from backend.integrations.rvc.loader import load_config_data
 from backend.integrations.rvc.spec import RVCSpec
+from backend.services.command_log import CommandLog
 from backend.services.feature_base import Feature, FeatureContext, FeatureHealth, HealthStatus
 
 logger = logging.getLogger(__name__)
@@ -172,6 +173,7 @@ class EntityService:
         self._motors: dict[str, _Motor] = {}
         self._last: dict[str, CommandResult] = {}
         self._listeners: list[Callable[[CommandResult], None]] = []
+        self.commands = CommandLog(self.settings.command_log_size)
         self.stats = {"sent": 0, "confirmed": 0, "timed_out": 0, "failed": 0, "listener_errors": 0}
         self._unsubscribe = manager.add_status_listener(self._on_status)
 
@@ -280,6 +282,7 @@ class EntityService:
             self.settings.command_timeout, self._on_timeout, entity_id, command_id
         )
         self._pending[entity_id] = pending
+        self.commands.accepted(command_id, entity_id, record, pending.requested_at, client)
         if plan.repeat is not None:
             final = self._encode_frames(entity, plan.repeat.final)
             self._stop_motor(entity_id)  # a new run replaces the one it keeps
@@ -384,6 +387,7 @@ class EntityService:
             pending.client,
         )
         self._last[pending.entity_id] = result
+        self.commands.finished(result.to_dict())
         self.stats[status] += 1
         for callback in tuple(self._listeners):
             try:
@@ -541,7 +545,14 @@ class EntitiesFeature(Feature):
             return FeatureHealth(HealthStatus.UNKNOWN, "not started")
         entities = self._manager.get_all_entities()
         available = sum(1 for e in entities if e.available)
-        details = {"entities": len(entities), "available": available, **self._manager.stats}
+        details: dict[str, Any] = {
+            "entities": len(entities),
+            "available": available,
+            **self._manager.stats,
+        }
+        if self._service is not None:
+            log = self._service.commands
+            details["commands_kept"], details["commands_evicted"] = len(log), log.evicted
         if entities and not available and self.context.app_state.uptime_seconds > 60:
             return FeatureHealth(HealthStatus.DEGRADED, "no entity has reported", details)
         return FeatureHealth(HealthStatus.HEALTHY, "", details)
