@@ -63,6 +63,7 @@ ROUTE_ROLES: Final[dict[str, str]] = {
     "GET /api/entities/{entity_id}/history": Role.VIEWER,
     "POST /api/entities/{entity_id}/command": Role.VIEWER,
     "PATCH /api/entities/{entity_id}": Role.ADMIN,
+    "GET /api/commands/{command_id}": Role.VIEWER,
     # CAN
     "GET /api/can/status": Role.VIEWER,
     "GET /api/can/interfaces": Role.VIEWER,
