@@ -224,7 +224,7 @@ _channels = iter(range(10**6))
 
 @asynccontextmanager
 async def coach_app(
-    port: int, prefix: str, **mqtt: Any
+    port: int, prefix: str, *, rvc: dict[str, Any] | None = None, **mqtt: Any
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
     """The real app with the simulated coach on a fresh virtual bus and the MQTT bridge on;
     yields an HTTP client and the running bridge."""
@@ -232,6 +232,7 @@ async def coach_app(
     settings = make_settings(
         can={"interfaces": [channel], "bustype": "virtual", "address_claiming": False},
         features={"enable_simulator": True, "enable_persistence": False},
+        rvc=rvc or {},
         mqtt={
             "enabled": True,
             "url": f"mqtt://{BROKER_HOST}:{port}",

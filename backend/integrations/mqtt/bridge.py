@@ -59,6 +59,29 @@ class BridgeState(StrEnum):
 Connector = Callable[..., AbstractAsyncContextManager[MQTTSession]]
 
 
+class Backoff:
+    """Reconnection delays: doubling from ``minimum`` to ``maximum``, each scaled by a random
+    0.5x-1.5x (capped at ``maximum``) so that many bridges do not retry in step."""
+
+    def __init__(
+        self, minimum: float, maximum: float, jitter: Callable[[], float] = random.random
+    ) -> None:
+        self.minimum = minimum
+        self.maximum = maximum
+        self._jitter = jitter
+        self._base = minimum
+
+    def reset(self) -> None:
+        """Start again from the minimum (after a successful connection)."""
+        self._base = self.minimum
+
+    def next_delay(self) -> float:
+        """The delay before the next attempt."""
+        delay = min(self._base * (0.5 + self._jitter()), self.maximum)
+        self._base = min(self._base * 2, self.maximum)
+        return delay
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, BaseExceptionGroup):
         return "; ".join(_describe(e) for e in exc.exceptions)
@@ -91,7 +114,7 @@ class MQTTBridge:
         self.coach_name = coach_name
         self.version = version
         self._connector = connector
-        self._jitter = jitter
+        self.backoff = Backoff(settings.reconnect_min, settings.reconnect_max, jitter)
         tls, host, port = parse_mqtt_url(settings.url)
         self.params = BrokerParams(
             host=host,
@@ -179,7 +202,6 @@ class MQTTBridge:
     # --- the supervisor -------------------------------------------------------------------------
 
     async def _supervise(self) -> None:
-        delay = self.settings.reconnect_min
         while True:
             self.state = BridgeState.CONNECTING
             try:
@@ -189,7 +211,7 @@ class MQTTBridge:
                     self.connected_since = time.time()
                     self.last_error = None
                     self.stats["connects"] += 1
-                    delay = self.settings.reconnect_min
+                    self.backoff.reset()
                     logger.info("MQTT connected to %s:%s", self.params.host, self.params.port)
                     await self._run(session)
             except asyncio.CancelledError:
@@ -204,9 +226,7 @@ class MQTTBridge:
                 self._session = None
                 self.connected_since = None
             self.state = BridgeState.BACKOFF
-            wait = delay * (0.5 + self._jitter())  # 0.5x to 1.5x: bridges do not retry in step
-            await asyncio.sleep(min(wait, self.settings.reconnect_max))
-            delay = min(delay * 2, self.settings.reconnect_max)
+            await asyncio.sleep(self.backoff.next_delay())
 
     async def _run(self, session: MQTTSession) -> None:
         self._synced.clear()

@@ -159,3 +159,8 @@ async def connect(
     finally:
         with contextlib.suppress(aiomqtt.MqttError):  # already gone: nothing left to close
             await client.__aexit__(None, None, None)
+        # The library keeps the reason of an unexpected disconnection in a future that nobody
+        # reads when a publish noticed the loss first; read it so asyncio does not log it.
+        lost = getattr(client, "_disconnected", None)
+        if isinstance(lost, asyncio.Future) and lost.done() and not lost.cancelled():
+            lost.exception()
