@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "backend.cli.decode",
     "backend.cli.simulate",
     "backend.cli.db",
+    "backend.cli.security",
 )
 
 
@@ -108,6 +109,9 @@ def serve(
             typer.echo(f"configuration error: {line}", err=True)
         raise typer.Exit(2)
     _check_data_dir(settings)
+    # The security policy decides by the address actually bound (auth auto: open on loopback).
+    settings.server.host = host or settings.server.host
+    settings.server.port = port or settings.server.port
     log_config = configure_logging(settings.logging)
     try:
         application = create_app(settings)
@@ -116,8 +120,8 @@ def serve(
         raise typer.Exit(2) from None
     config = uvicorn.Config(
         application,
-        host=host or settings.server.host,
-        port=port or settings.server.port,
+        host=settings.server.host,
+        port=settings.server.port,
         log_config=log_config,
         access_log=settings.server.access_log,
         # Per-message compression works per client and undoes encode-once fan-out (+5-11 % CPU

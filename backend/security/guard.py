@@ -36,10 +36,6 @@ HOST_EXEMPT = frozenset({"/healthz", "/readyz"})
 POLICY_VIOLATION = 1008
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 def principal_of(scope: Scope) -> Principal | None:
     """The principal the middleware found for this request (None on public routes without one)."""
     return scope.get(PRINCIPAL_KEY)
@@ -148,28 +144,30 @@ class SecurityMiddleware:
             return
         received = 0
         started = False
+        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
             message = await receive()
-            if message["type"] == "http.request":
+            if message["type"] == "http.request" and not refused:
                 received += len(message.get("body", b""))
-                if received > limit:
-                    raise _BodyTooLarge
+                if received > limit and not started:
+                    # Answer 413 now and tell the app the client went away; whatever the app
+                    # sends afterwards is dropped.
+                    refused = True
+                    await self._too_large(scope, receive, send, limit)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if started:
-                raise
-            await self._too_large(scope, receive, send, limit)
+        await self.app(scope, limited_receive, tracking_send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         self.security.stats["too_large"] += 1
