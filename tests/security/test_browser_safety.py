@@ -28,9 +28,11 @@ def test_quick_start_is_open_on_loopback(open_client: TestClient) -> None:
 
 def test_a_cross_site_websocket_is_refused_even_with_auth_open(open_client: TestClient) -> None:
     for path in ("/ws/entities", "/ws/can-sniffer"):
-        with pytest.raises(WebSocketDenialResponse) as refused:
-            with open_client.websocket_connect(path, headers=EVIL):
-                pass
+        with (
+            pytest.raises(WebSocketDenialResponse) as refused,
+            open_client.websocket_connect(path, headers=EVIL),
+        ):
+            pass
         assert refused.value.status_code == 403
     own = {"Origin": "http://testserver"}
     with open_client.websocket_connect("/ws/entities", headers=own) as ws:
@@ -39,9 +41,11 @@ def test_a_cross_site_websocket_is_refused_even_with_auth_open(open_client: Test
 
 def test_allowed_origins_setting_admits_another_origin() -> None:
     settings = make_settings(security={"allowed_origins": "http://evil.example"})
-    with TestClient(create_app(settings)) as client:
-        with client.websocket_connect("/ws/entities", headers=EVIL) as ws:
-            assert ws.receive_json()["type"] == "snapshot"
+    with (
+        TestClient(create_app(settings)) as client,
+        client.websocket_connect("/ws/entities", headers=EVIL) as ws,
+    ):
+        assert ws.receive_json()["type"] == "snapshot"
 
 
 def test_a_cross_site_post_is_refused_csrf(open_client: TestClient) -> None:
@@ -105,9 +109,11 @@ def test_bodies_over_the_cap_are_413(open_client: TestClient) -> None:
 def test_websocket_with_a_token_in_the_subprotocol(tmp_path) -> None:
     settings = make_settings(security={"auth": "required"}, persistence={"data_dir": tmp_path})
     with TestClient(create_app(settings)) as client:
-        with pytest.raises(WebSocketDenialResponse) as refused:
-            with client.websocket_connect("/ws/entities"):
-                pass
+        with (
+            pytest.raises(WebSocketDenialResponse) as refused,
+            client.websocket_connect("/ws/entities"),
+        ):
+            pass
         assert refused.value.status_code == 401
         token = token_for(client, "panel", "viewer")
         protocols = ["coachiq", f"coachiq.bearer.{token}"]
