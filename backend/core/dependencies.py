@@ -112,3 +112,8 @@ def get_security_service(connection: HTTPConnection) -> Any:
 def get_principal(connection: HTTPConnection) -> Any:
     """Who is calling (a ``backend.security.Principal``; None only on public routes)."""
     return connection.scope.get("coachiq.principal")
+
+
+def get_metrics_service(connection: HTTPConnection) -> Any:
+    """The MetricsService (feature ``metrics``)."""
+    return feature_service(connection, "metrics")

@@ -72,6 +72,9 @@ class CANStatisticsResponse(BaseModel):
     dgn_overflow: int
     sources: list[dict[str, Any]]
     unknown_frames: int
+    decode_errors: int = Field(
+        0, description="Frames of a known DGN whose data could not be decoded."
+    )
     listener_errors: int
     multipacket: dict[str, int]
     commands: dict[str, int]

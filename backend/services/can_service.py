@@ -199,6 +199,8 @@ class CANService:
             len(data),
             getattr(decoded, "name", None),
         )
+        if getattr(decoded, "error", None) is not None:
+            self.stats.decode_errors += 1  # a known DGN's data that did not decode
         self.sniffer.append(event)
         if direction == "rx":
             self.groups.on_rx(event)
@@ -334,6 +336,7 @@ class CANService:
                 "tx_dropped": c.tx_dropped,
                 "echo_suppressed": c.echo_suppressed,
                 "standard_skipped": c.standard_skipped,
+                "error_frames": c.error_frames,
                 "rates": self.stats.interface_rates(name, interface.bitrate, now),
                 "last_frame_time": self.stats.last_frame.get(name),
             }
@@ -350,6 +353,7 @@ class CANService:
             "dgn_overflow": self.stats.dgn_overflow,
             "sources": self.stats.per_source(),
             "unknown_frames": self.stats.unknown_frames,
+            "decode_errors": self.stats.decode_errors,
             "listener_errors": self.listener_errors,
             "multipacket": multipacket,
             "commands": {

@@ -85,6 +85,7 @@ class InterfaceCounters:
     echo_suppressed: int = 0
     reconnects: int = 0
     standard_skipped: int = 0  # 11-bit frames: not RV-C, never decoded
+    error_frames: int = 0  # error frames the controller reported (SocketCAN enables them)
 
 
 class SupervisedNotifier(can.Notifier):
@@ -423,6 +424,8 @@ class BusInterface:
             msg = queue.popleft()
             count += 1
             if msg.is_error_frame or msg.is_remote_frame:
+                if msg.is_error_frame:
+                    self.counters.error_frames += 1
                 continue
             if not msg.is_extended_id:  # RV-C uses 29-bit ids only
                 self.counters.standard_skipped += 1
