@@ -114,6 +114,7 @@ def get_principal(connection: HTTPConnection) -> Any:
     return connection.scope.get("coachiq.principal")
 
 
+@requires_feature("metrics")
 def get_metrics_service(connection: HTTPConnection) -> Any:
     """The MetricsService (feature ``metrics``)."""
     return feature_service(connection, "metrics")

@@ -45,7 +45,7 @@ def scrape(client: TestClient) -> dict[str, Any]:
     """{family name: {tuple(sorted label items) -> value}} of one scrape."""
     response = client.get("/metrics")
     assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/plain")
+    assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
     result: dict[str, Any] = {}
     for family in text_string_to_metric_families(response.text):
         samples = result.setdefault(family.name, {})
@@ -196,6 +196,19 @@ def test_websocket_clients_and_history_writer(tmp_path: Path) -> None:
             value(metrics, "coachiq_history_rows_dropped", "coachiq_history_rows_dropped_total")
             == 0
         )
+
+
+def test_openmetrics_when_asked() -> None:
+    settings = make_settings(
+        can={"interfaces": [unique_channel("metrics")]}, features={"enable_simulator": False}
+    )
+    with TestClient(create_app(settings)) as client:
+        response = client.get(
+            "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
+        )
+        assert response.headers["content-type"].startswith("application/openmetrics-text")
+        assert response.text.rstrip().endswith("# EOF")
+        assert "coachiq_can_frames_received_total" in response.text
 
 
 def test_metrics_off_answers_503_naming_the_switch() -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from backend.core.dependencies import get_metrics_service
 
@@ -18,11 +17,13 @@ router = APIRouter(tags=["metrics"])
     summary="Prometheus metrics",
     description=(
         "Every figure in the Prometheus text format, each name prefixed `coachiq_` "
-        "(docs/metrics.md). 503 when the metrics feature is not running."
+        "(docs/metrics.md); OpenMetrics when the `Accept` header asks for it. 503 when the "
+        "metrics feature is not running."
     ),
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Metrics"}},
+    responses={200: {"content": {"text/plain": {}}, "description": "Metrics"}},
 )
-async def metrics(service: Any = Depends(get_metrics_service)) -> Response:
+async def metrics(request: Request, service: Any = Depends(get_metrics_service)) -> Response:
     """Render the metrics on the event loop (the collector reads live services)."""
-    return Response(service.render(), media_type=CONTENT_TYPE_LATEST)
+    body, content_type = service.render(request.headers.get("accept", ""))
+    return Response(body, headers={"Content-Type": content_type})
