@@ -31,6 +31,7 @@ NAMESPACE = "coachiq"
 LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 INTERFACE_STATES = tuple(state.value for state in InterfaceState)
 COMMAND_OUTCOMES = ("sent", "confirmed", "timed_out", "failed")
+MQTT_STATES = ("stopped", "connecting", "connected", "backoff")
 BUS_LOAD_WINDOW = "10s"
 
 
@@ -90,6 +91,7 @@ class ServiceCollector(Collector):
         yield from self._command_metrics(self._get("entities"))
         yield from self._websocket_metrics(self._get("websocket"), queues)
         yield from self._history_metrics(self._get("persistence"), queues)
+        yield from self._mqtt_metrics(self._get("mqtt"), queues)
         yield from self._loop_metrics()
         yield queues.items
         yield queues.capacity
@@ -278,6 +280,33 @@ class ServiceCollector(Collector):
             free = _gauge("data_dir_free_bytes", "Free bytes on the data directory's disk.")
             free.add_metric([], shutil.disk_usage(data_dir).free)
             yield from (size, free)
+
+    # --- MQTT ------------------------------------------------------------------------------
+
+    def _mqtt_metrics(self, bridge: Any, queues: _Queues) -> Iterator[Metric]:
+        if bridge is None:
+            return
+        status = bridge.status()
+        state = _gauge("mqtt_state", "1 for the MQTT bridge's current state.", ["state"])
+        for value in MQTT_STATES:
+            state.add_metric([value], 1.0 if status["state"] == value else 0.0)
+        published = _counter("mqtt_messages_published", "Messages published to the broker.")
+        published.add_metric([], status["published"])
+        dropped = _counter(
+            "mqtt_messages_dropped", "Messages lost: outgoing queue full, or incoming dropped.",
+            ["direction"],
+        )  # fmt: skip
+        dropped.add_metric(["out"], status["dropped"])
+        dropped.add_metric(["in"], status["incoming_dropped"])
+        connects = _counter("mqtt_connects", "Connections made to the broker.")
+        connects.add_metric([], status["connects"])
+        commands = _counter(
+            "mqtt_commands", "MQTT commands received, and of those rejected.", ["outcome"]
+        )
+        commands.add_metric(["received"], status["commands"])
+        commands.add_metric(["rejected"], status["commands_rejected"])
+        yield from (state, published, dropped, connects, commands)
+        queues.add("mqtt_outbox", status["queue"], status["queue_size"])
 
     # --- the event loop -------------------------------------------------------------------
 
