@@ -54,6 +54,7 @@ ROUTE_ROLES: Final[dict[str, str]] = {
     # the server
     "GET /api/features": Role.VIEWER,
     "GET /api/config": Role.VIEWER,
+    "GET /metrics": Role.VIEWER,
     # entities: commands are checked per entity and command (Stop: viewer; motion: the grant)
     "GET /api/entities": Role.VIEWER,
     "GET /api/entities/metadata": Role.VIEWER,

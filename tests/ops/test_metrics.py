@@ -225,3 +225,22 @@ def test_metrics_starts_after_the_features_it_reads() -> None:
     settings = make_settings(can={"interfaces": [unique_channel("metrics")]})
     order = create_app(settings).state.feature_manager.order
     assert order[-1] == "metrics"
+
+
+def test_metrics_need_a_viewer_when_auth_is_required(tmp_path: Path) -> None:
+    from tests.security.conftest import bearer, token_for
+
+    settings = make_settings(
+        can={"interfaces": [unique_channel("metrics")]},
+        features={"enable_simulator": False},
+        security={"auth": "required"},
+        persistence={"data_dir": tmp_path},
+    )
+    with TestClient(create_app(settings)) as client:
+        refused = client.get("/metrics")
+        assert refused.status_code == 401
+        assert "coachiq_" not in refused.text
+        token = token_for(client, "prometheus", "viewer")
+        allowed = client.get("/metrics", headers=bearer(token))
+        assert allowed.status_code == 200
+        assert "coachiq_can_frames_received_total" in allowed.text
