@@ -47,6 +47,7 @@ def create_app(
         feature_manager = FeatureManager(feature_definitions, settings, app_state)
 
     security = SecurityService(settings)
+    app_state.security = security
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

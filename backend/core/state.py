@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from backend.core.config import Settings
 
@@ -15,6 +16,7 @@ class AppState:
     settings: Settings
     started_monotonic: float = field(default_factory=time.monotonic)
     started_at: float = field(default_factory=time.time)
+    security: Any = None  # the SecurityService create_app builds (the MQTT bridge audits with it)
 
     @property
     def uptime_seconds(self) -> float:

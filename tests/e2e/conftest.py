@@ -47,8 +47,9 @@ def _free_port() -> int:
 class Server:
     """``coachiq serve`` in a subprocess (the README's run command) on a free port."""
 
-    def __init__(self, port: int, log: Path):
+    def __init__(self, port: int, log: Path, env: dict[str, str] | None = None):
         self.port = port
+        self.env = dict(env or {})
         self.base_url = f"http://127.0.0.1:{port}"
         self.log_path = log
         self.process: subprocess.Popen[bytes] | None = None
@@ -56,6 +57,7 @@ class Server:
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("COACHIQ_")}
         env.update({"COACHIQ_SERVER__PORT": str(self.port), "COACHIQ_LOGGING__LEVEL": "WARNING"})
+        env.update(self.env)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", "from backend.cli.main import main; main()", "serve"],

@@ -127,6 +127,7 @@ def test_alerts_activity_and_discover_views(open_page, server) -> None:
         "Bedroom reading light: set (state=on)"
     )
     expect()(page.locator("#summary-counts")).to_contain_text("entities")
+    expect()(page.locator("#mqtt-status")).to_contain_text("MQTT bridge: off")
     page.get_by_role("button", name="All lights off").click()
     expect()(page.locator("#bulk-result")).to_contain_text("sent")
     screenshot(page, "alerts-laptop")

@@ -44,6 +44,11 @@ async def test_light_set_confirmed_on_state_and_result(broker, prefix):
         assert entity["last_command_result"]["command_id"] == result["command_id"]
         assert entity["last_command_result"]["client"] == "mqtt"
         assert entity["state"]["brightness"] == 60
+        audit = (await http.get("/api/security/audit")).json()
+        mine = [e for e in audit["entries"] if e["principal"] == "service:mqtt"]
+        assert [(e["target"], e["result"]) for e in mine] == [
+            (LIGHT, f"accepted {result['command_id']}")
+        ]
 
 
 async def test_bad_payloads_answered_on_result(broker, prefix):
@@ -98,7 +103,13 @@ async def test_slide_extend_refused_by_default_stop_allowed(broker, prefix):
         await watch.publish(f"{base}/{SLIDE}/set", '{"command":"extend"}')
         refused = await watch.wait_for(f"{base}/{SLIDE}/result")
         assert refused["status"] == "rejected" and refused["error"] == "forbidden"
-        assert "COACHIQ_MQTT__ALLOW_MOTION" in refused["reason"]
+        assert "COACHIQ_MQTT__ALLOW_MOTION=true" in refused["reason"]
+        assert "motion grant" in refused["reason"]
+        audit = (await http.get("/api/security/audit")).json()["entries"]
+        assert any(
+            e["principal"] == "service:mqtt" and e["target"] == SLIDE and e["result"] == "403"
+            for e in audit
+        )
         entity = (await http.get(f"/api/entities/{SLIDE}")).json()
         assert entity["state"]["motion"] == "stopped"
         assert entity["pending_command"] is None and entity["last_command_result"] is None
@@ -133,7 +144,9 @@ async def test_viewer_role_only_stops(broker, prefix):
         await watch.wait_for(f"{base}/{LIGHT}/state", lambda v: v.get("available") is True)
         await watch.publish(f"{base}/{LIGHT}/set", '{"command":"toggle"}')
         refused = await watch.wait_for(f"{base}/{LIGHT}/result")
-        assert refused["error"] == "forbidden" and "viewer" in refused["reason"]
+        assert refused["error"] == "forbidden"
+        assert "role operator needed" in refused["reason"]
+        assert "COACHIQ_MQTT__ROLE=viewer" in refused["reason"]
 
 
 async def test_status_retained_online_then_offline_and_feature_status(broker, prefix):

@@ -38,7 +38,13 @@ from backend.integrations.mqtt.client import (
 )
 from backend.integrations.mqtt.outbox import Outbox, Outgoing
 from backend.integrations.mqtt.topics import STOP_ALL, Topics
-from backend.safety.classify import is_motion_command, is_motion_entity, is_stop_command
+from backend.safety.classify import is_motion_entity
+from backend.security.principal import (
+    CommandNotAllowedError,
+    Principal,
+    Role,
+    authorize_command,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +63,8 @@ class BridgeState(StrEnum):
 
 
 Connector = Callable[..., AbstractAsyncContextManager[MQTTSession]]
+# SecurityService.record_command(principal, client, entity_id, command, result)
+AuditHook = Callable[[Principal, str | None, str, Mapping[str, Any], str], None]
 
 
 class Backoff:
@@ -105,6 +113,7 @@ class MQTTBridge:
         coach_name: str,
         version: str = "",
         connector: Connector = connect,
+        audit: AuditHook | None = None,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self.settings = settings
@@ -129,6 +138,10 @@ class MQTTBridge:
             keepalive=settings.keepalive,
             will_topic=self.topics.status,
         )
+        self.principal = Principal(
+            name=CLIENT, role=Role(settings.role), motion=settings.allow_motion, kind="service"
+        )
+        self.audit = audit
         self.outbox = Outbox(settings.queue_size)
         self.state = BridgeState.STOPPED
         self.last_error: str | None = None
@@ -396,23 +409,30 @@ class MQTTBridge:
             return
         refusal = self._authorize(entity, body)
         if refusal is not None:
+            self._record(target, body, "403")
             self._reject(target, "forbidden", refusal, command=body)
             return
         try:
             accepted = await self.service.execute_command(target, body, client=CLIENT)
         except EntityError as exc:
+            self._record(target, body, str(exc.status_code))
             kind = {404: "not_found", 409: "unavailable", 422: "invalid", 503: "not_sent"}
             details = {k: v for k, v in exc.details.items() if k != "entity_id"}
             self._reject(
                 target, kind.get(exc.status_code, "rejected"), exc.message, command=body, **details
             )
             return
+        self._record(target, body, f"accepted {accepted.command_id}")
         self._track(accepted.command_id, target)
         self._publish_result(
             target,
             {"command_id": accepted.command_id, "entity_id": target, "status": "pending",
              "command": body},
         )  # fmt: skip
+
+    def _record(self, target: str, body: Mapping[str, Any], result: str) -> None:
+        if self.audit is not None:
+            self.audit(self.principal, CLIENT, target, body, result)
 
     def _track(self, command_id: str, target: str) -> None:
         self._mine[command_id] = target
@@ -423,15 +443,12 @@ class MQTTBridge:
         """Why the MQTT principal may not send this command, or None when it may."""
         command = str(body.get("command"))
         args = {k: v for k, v in body.items() if k != "command"}
-        if is_stop_command(entity, command):
-            return None  # Stop is never gated
-        if self.settings.role == "viewer":
-            return "the MQTT role is viewer (COACHIQ_MQTT__ROLE): it may only send stop"
-        if is_motion_command(entity, command, args) and not self.settings.allow_motion:
-            return (
-                f"{entity.entity_id} moves ({entity.entity_type}); motion over MQTT is off "
-                "(COACHIQ_MQTT__ALLOW_MOTION=false)"
-            )
+        try:
+            authorize_command(self.principal, entity, command, args)
+        except CommandNotAllowedError as exc:
+            if exc.motion_needed:
+                return f"{exc.message}; over MQTT: COACHIQ_MQTT__ALLOW_MOTION=true"
+            return f"{exc.message}; over MQTT: COACHIQ_MQTT__ROLE={self.settings.role}"
         return None
 
     async def _stop_all(self, body: Mapping[str, Any]) -> None:
@@ -447,8 +464,10 @@ class MQTTBridge:
                     entity.entity_id, {"command": "stop"}, client=CLIENT
                 )
             except EntityError as exc:
+                self._record(entity.entity_id, {"command": "stop"}, str(exc.status_code))
                 failed[entity.entity_id] = exc.message
                 continue
+            self._record(entity.entity_id, {"command": "stop"}, f"accepted {accepted.command_id}")
             self._track(accepted.command_id, entity.entity_id)
             stopped.append(entity.entity_id)
         self._publish_result(

@@ -38,6 +38,7 @@ class MQTTFeature(Feature):
         service = entities.service  # pyright: ignore[reportAttributeAccessIssue]
         settings = self.settings.mqtt
         coach = dict(manager.coach)
+        security = self.context.app_state.security
         self._bridge = MQTTBridge(
             settings,
             manager,
@@ -45,6 +46,7 @@ class MQTTFeature(Feature):
             coach_id=settings.coach_id or default_coach_id(coach),
             coach_name=str(coach.get("name") or "Coach"),
             version=_version(),
+            audit=getattr(security, "record_command", None),
         )
         await self._bridge.start()
 

@@ -15,6 +15,7 @@ export class AlertsView {
     this.bulk = document.getElementById("bulk-actions");
     this.bulkResult = document.getElementById("bulk-result");
     this.badge = document.getElementById("alert-badge");
+    this.mqtt = document.getElementById("mqtt-status");
     this.activity = [];
     this.lastId = null;
     this.timer = null;
@@ -28,11 +29,13 @@ export class AlertsView {
   async tick() {
     clearTimeout(this.timer);
     try {
-      const [summary, activity] = await Promise.all([
+      const [summary, activity, features] = await Promise.all([
         getJSON("/api/dashboard/summary", 4000),
         getJSON(`/api/dashboard/activity?limit=50${this.lastId !== null ? `&after=${this.lastId}` : ""}`, 4000),
+        getJSON("/api/features", 4000).catch(() => null),
       ]);
       this.showSummary(summary);
+      this.showMqtt(features);
       if (this.startedAt !== undefined && activity.started_at !== this.startedAt) {
         // The server restarted: its feed starts again from 1.
         this.activity = [];
@@ -72,6 +75,28 @@ export class AlertsView {
       this.areasKey = key;
       this.renderBulk(areas);
     }
+  }
+
+  // The MQTT bridge's line: off, connected (broker, queue, drops) or why it is not connected.
+  showMqtt(features) {
+    const mqtt = (features?.features || []).find((f) => f.name === "mqtt");
+    if (!mqtt) {
+      this.mqtt.textContent = "MQTT bridge: status unavailable.";
+      return;
+    }
+    if (mqtt.state !== "running") {
+      this.mqtt.dataset.state = mqtt.state;
+      this.mqtt.textContent = mqtt.state === "disabled"
+        ? "MQTT bridge: off (COACHIQ_MQTT__ENABLED=true turns it on)."
+        : `MQTT bridge: ${mqtt.state}${mqtt.reason ? ` (${mqtt.reason})` : ""}.`;
+      return;
+    }
+    const d = mqtt.health?.details || {};
+    this.mqtt.dataset.state = d.state || "unknown";
+    const counts = `queue ${d.queue ?? 0}/${d.queue_size ?? "?"}, ${d.published ?? 0} published, ${d.dropped ?? 0} dropped`;
+    this.mqtt.textContent = d.state === "connected"
+      ? `MQTT bridge: connected to ${d.broker} as ${d.status_topic} (${counts}).`
+      : `MQTT bridge: ${d.state || "not connected"}. ${mqtt.health?.reason || ""} (${counts}).`;
   }
 
   renderBulk(areas) {
