@@ -10,6 +10,7 @@ record is written as soon as its line is read, so ``candump -L can0 | coachiq de
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -60,7 +61,12 @@ def iter_frames(
 
 
 def _record(frame: LogFrame, message: Any, packets: int | None = None) -> dict[str, Any]:
-    record = {"timestamp": frame.timestamp, "interface": frame.interface}
+    ts = frame.timestamp
+    record: dict[str, Any] = {"timestamp": ts, "interface": frame.interface}
+    if isinstance(ts, float) and not math.isfinite(ts):
+        # JSON has no NaN or Infinity: the timestamp is null and the flag says what was written.
+        record["timestamp"] = None
+        record["timestamp_invalid"] = str(ts)
     record.update(message.to_record())
     if packets is not None:
         record["packets"] = packets
@@ -185,7 +191,7 @@ def _writer(out: IO[str], *, flush: bool) -> Emit:
     """Write one JSON line per record (flushed at once when ``flush``)."""
 
     def emit(record: dict[str, Any]) -> None:
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
         if flush:
             out.flush()
 
@@ -212,7 +218,8 @@ def _decode_one(
     if not is_transport(message.dgn):
         return
     reassembler = reassemblers.setdefault(frame.interface, Reassembler())
-    ts = frame.timestamp if isinstance(frame.timestamp, float) else None
+    ts = frame.timestamp
+    ts = ts if isinstance(ts, float) and math.isfinite(ts) else None
     done = reassembler.feed(message.can_id, frame.data, ts)
     if done is not None:
         full = decode(done.can_id, done.data)

@@ -257,3 +257,97 @@ def test_python_can_formats_on_standard_input(
     assert result.exit_code == 0, result.output
     [record] = _records(result.stdout)
     assert record["signals"]["dc_voltage"] == 12.9
+
+
+def _strict_json(line: str) -> dict:
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    return json.loads(line, parse_constant=refuse)
+
+
+def test_output_is_valid_json_whatever_the_timestamps(app: typer.Typer, tmp_path: Path) -> None:
+    log = tmp_path / "junk.log"
+    log.write_text(
+        "(inf) can0 19FFFD42#0164020100943577\n"
+        "(nan) can0 19FFFD42#0164020100943577\n"
+        "(-inf) can0 19FFFD42#0164020100943577\n"
+        "(1e400) can0 19FFFD42#0164020100943577\n"
+        "(1700000000.5) can0 19FFFD42#0164020100943577\n"
+    )
+    result = runner.invoke(app, ["decode", str(log)])
+    assert result.exit_code == 0, result.output
+    records = [_strict_json(line) for line in result.stdout.splitlines()]
+    assert [r["timestamp"] for r in records] == [None, None, None, None, 1700000000.5]
+    assert [r.get("timestamp_invalid") for r in records] == ["inf", "nan", "-inf", "inf", None]
+    assert all(r["signals"]["dc_voltage"] == 12.9 for r in records)
+
+
+def test_more_than_8_data_bytes_is_a_malformed_line(app: typer.Typer, tmp_path: Path) -> None:
+    log = tmp_path / "long.log"
+    log.write_text(
+        "(1.0) can0 19FFFD42#010203040506070809\n"
+        "  can0  19FFFD42   [9]  01 02 03 04 05 06 07 08 09\n"
+        "(2.0) can0 19FFFD42#0164020100943577\n"
+    )
+    result = runner.invoke(app, ["decode", str(log)])
+    assert result.exit_code == 0, result.output
+    assert len(_records(result.stdout)) == 1
+    assert f"{log}:1: skipped malformed line (9 data bytes: a CAN frame carries at most 8)" in (
+        result.stderr
+    )
+    assert f"{log}:2: skipped malformed line (9 data bytes" in result.stderr
+
+
+@pytest.mark.parametrize("first", [";junk", "date Mon Nov 6", "timestamp,arbitration_id", "LOGGx"])
+def test_one_odd_first_line_does_not_switch_the_reader(app: typer.Typer, first: str) -> None:
+    text = first + "\n" + CANDUMP_LOG
+    result = runner.invoke(app, ["decode", "-"], input=text.encode())
+    assert result.exit_code == 0, result.output
+    names = [r["name"] for r in _records(result.stdout)]
+    assert names[:2] == ["DC_SOURCE_STATUS_1", "GENERATOR_STATUS_1"]
+    assert "-:1: skipped malformed line" in result.stderr
+
+
+def test_python_can_text_on_standard_input_is_streamed(tmp_path: Path) -> None:
+    """An ASC log through a pipe: records come out while the input is still open."""
+    path = tmp_path / "log.asc"
+    out = can.ASCWriter(str(path))
+    for i in range(200):
+        out.on_message_received(
+            can.Message(
+                timestamp=1700000000.0 + i,
+                arbitration_id=0x19FFFD42,
+                data=bytes.fromhex("0164020100943577"),
+                channel=0,
+            )
+        )
+    out.stop()
+    text = path.read_bytes()
+    program = (
+        "import typer\n"
+        "from backend.cli.decode import register\n"
+        "app = typer.Typer()\n"
+        "register(app)\n"
+        "app()\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", program, "decode", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(text[: len(text) * 3 // 4])
+        proc.stdin.flush()
+        first = json.loads(_readline(proc.stdout))  # before the rest (and EOF) is written
+        assert first["signals"]["dc_voltage"] == 12.9
+        proc.stdin.write(text[len(text) * 3 // 4 :])
+    finally:
+        proc.stdin.close()
+    rest = proc.stdout.read()  # before waiting: the pipe holds only so much
+    assert proc.wait(timeout=30) == 0
+    assert len(rest.splitlines()) == 199
+    proc.stdout.close()

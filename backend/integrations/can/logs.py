@@ -1,6 +1,7 @@
 """The one reader of recorded CAN logs, shared by ``coachiq decode`` and the replay channel.
 
-Formats, detected from the first bytes and the first non-blank line (never from the file name):
+Formats, detected from the first bytes and the first lines (never from the file name; see
+:func:`_head`):
 
 - candump log (``candump -L``): ``(1700000000.123456) can0 19FEDA9F#0102...``;
 - candump's screen format: ``  can0  19FEDA9F   [8]  01 02 ...``, with or without a
@@ -9,11 +10,12 @@ Formats, detected from the first bytes and the first non-blank line (never from 
 
 candump text is read line by line, so a pipe (``candump -L can0 | coachiq decode -``) yields each
 frame as soon as its line arrives. The python-can formats are read through their readers: from the
-path when one is given, else the whole stream is read into memory first.
+path when one is given, else from the stream as it comes (memory stays bounded).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import re
@@ -46,12 +48,14 @@ class LogFrame:
     """One frame read from a log.
 
     Attributes:
-        timestamp: as recorded: seconds (float), a ``-tA`` date as written (str), or None.
+        timestamp: as recorded: seconds (float, possibly not finite: ``(inf)``), a ``-tA`` date
+            as written (str), or None.
         interface: the channel the frame was recorded on, if the log says.
         can_id: the arbitration id (11 or 29 bits).
         data: the payload.
         extended: True for a 29-bit (extended) id, as recorded.
         remote: True for a remote (RTR) frame, which carries no data.
+        line: the line of a text log the frame was read from (from 1), if known.
     """
 
     timestamp: float | str | None
@@ -60,6 +64,7 @@ class LogFrame:
     data: bytes
     extended: bool = True
     remote: bool = False
+    line: int | None = None
 
     @property
     def seconds(self) -> float | None:
@@ -99,6 +104,13 @@ def _extended(ident: str, can_id: int) -> bool:
     return len(ident) > 3 or can_id > 0x7FF
 
 
+def _check_length(length: int, *, fd: bool) -> None:
+    if length > 8 and not fd:
+        raise MalformedLineError(f"{length} data bytes: a CAN frame carries at most 8")
+    if length > 64:
+        raise MalformedLineError(f"{length} data bytes: a CAN FD frame carries at most 64")
+
+
 def parse_candump_line(line: str) -> LogFrame:
     """A frame from a candump log or screen line (remote frames have ``remote`` set).
 
@@ -116,6 +128,7 @@ def parse_candump_line(line: str) -> LogFrame:
             data = bytes.fromhex(raw.replace(".", ""))
         except ValueError:
             raise MalformedLineError("odd number of hex digits") from None
+        _check_length(len(data), fd=m["fd"] is not None)
         return LogFrame(ts, iface, can_id, data, _extended(ident, can_id))
     m = SCREEN_LINE.match(line)
     if m is not None:
@@ -125,6 +138,7 @@ def parse_candump_line(line: str) -> LogFrame:
         if raw == "remote request":
             return LogFrame(ts, iface, can_id, b"", _extended(ident, can_id), remote=True)
         data = bytes.fromhex(raw)
+        _check_length(len(data), fd=False)
         if len(data) != int(m["dlc"]):
             raise MalformedLineError(f"DLC [{m['dlc']}] but {len(data)} data bytes")
         return LogFrame(ts, iface, can_id, data, _extended(ident, can_id))
@@ -152,19 +166,64 @@ def _is_comment(line: bytes) -> bool:
     return line.lstrip().startswith((b"#", b"//"))
 
 
+def _is_blf(first: bytes) -> bool:
+    """BLF's file header: ``LOGG`` and its own size (little-endian uint32, 144 as written)."""
+    size = int.from_bytes(first[4:8], "little")
+    return first.startswith(b"LOGG") and len(first) >= 8 and 8 <= size <= 4096
+
+
+def _is_candump_frame(line: bytes) -> bool:
+    text = line.decode("utf-8", errors="replace")
+    return bool(LOG_LINE.match(text) or SCREEN_LINE.match(text))
+
+
 def _head(stream: IO[bytes]) -> tuple[list[bytes], str]:
-    """Lines read to find the format (blank and comment lines before the first other line)."""
+    """Lines read to find the format, and the format.
+
+    Not one line's word: a text log is candump as soon as one of its first lines is a candump
+    frame (the lines before it are then malformed lines, counted); only a head of up to
+    ``_SNIFF_LINES`` lines without any candump frame goes to a python-can reader, chosen by its
+    first line that is not blank or a comment. A pipe is decided at its first candump frame.
+    """
     head: list[bytes] = []
+    first = b""
     while len(head) < _SNIFF_LINES:
         line = stream.readline()
         if not line:
             break
         head.append(line)
-        if len(head) == 1 and line.startswith(b"LOGG"):
+        if len(head) == 1 and _is_blf(line):
             return head, "blf"
-        if line.strip() and not _is_comment(line):
-            return head, sniff_format(line)
-    return head, CANDUMP
+        if not line.strip() or _is_comment(line):
+            continue
+        if _is_candump_frame(line):
+            return head, CANDUMP
+        first = first or line
+    return head, sniff_format(first) if first else CANDUMP
+
+
+class _Rewound(io.RawIOBase):
+    """A stream read again from its start: the lines already read, then the rest as it comes."""
+
+    def __init__(self, head: list[bytes], rest: IO[bytes]) -> None:
+        self._pending = b"".join(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if not self._pending:
+            self._pending = (
+                self._rest.read1(len(view))
+                if hasattr(self._rest, "read1")
+                else (self._rest.read(len(view)))
+            )
+        n = min(len(view), len(self._pending))
+        view[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
 
 
 def _python_can_frames(kind: str, source: Any) -> Iterator[LogFrame]:
@@ -203,7 +262,7 @@ def _candump_frames(
             if on_malformed is not None:
                 on_malformed(number, line.rstrip("\r\n"), exc)
             continue
-        yield frame
+        yield dataclasses.replace(frame, line=number)
 
 
 def read_log(
@@ -230,9 +289,9 @@ def read_log(
         return
     if path is not None:
         source: Any = str(path)
-    else:
-        raw = b"".join(head) + stream.read()
-        source = io.BytesIO(raw) if kind == "blf" else io.StringIO(raw.decode("utf-8", "replace"))
+    else:  # read on as it comes (never the whole input into memory first)
+        raw = io.BufferedReader(_Rewound(head, stream))
+        source = raw if kind == "blf" else io.TextIOWrapper(raw, "utf-8", errors="replace")
     yield from _python_can_frames(kind, source)
 
 
