@@ -215,11 +215,9 @@ class _Rewound(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         if not self._pending:
-            self._pending = (
-                self._rest.read1(len(view))
-                if hasattr(self._rest, "read1")
-                else (self._rest.read(len(view)))
-            )
+            # read1: what a pipe has now, not a wait for a full buffer
+            read = getattr(self._rest, "read1", self._rest.read)
+            self._pending = read(len(view))
         n = min(len(view), len(self._pending))
         view[:n] = self._pending[:n]
         self._pending = self._pending[n:]
