@@ -91,6 +91,12 @@ class CANSettings(_Section):
         description="Receive buffer (bytes) asked for socket buses; capped by net.core.rmem_max.",
     )
     tx_queue_size: int = Field(default=256, ge=1, description="Transmit queue bound per interface.")
+    replay_rate: float = Field(
+        default=100.0,
+        gt=0,
+        le=100_000,
+        description="Frames/s a replayed log plays frames without timestamps at (times speed).",
+    )
     sniffer_size: int = Field(default=1000, ge=1, description="Frames kept by the sniffer.")
     group_size: int = Field(default=500, ge=1, description="Command/response groups kept.")
     pending_timeout: float = Field(

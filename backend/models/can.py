@@ -48,6 +48,11 @@ class CANInterfaceModel(BaseModel):
     reconnects: int
     rx_queue: int
     tx_queue: int
+    replay: dict[str, Any] | None = Field(
+        None,
+        description="A replayed log's playback: frames, untimed frames and their rate, malformed "
+        "lines and timestamp problems (counted, the newest with their line numbers).",
+    )
     source_address: int | None
     address_claim: str | None = Field(None, examples=["claimed"])
     last_frame_time: float | None

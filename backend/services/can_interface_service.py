@@ -54,7 +54,11 @@ class CANInterfaceService:
         for channel in settings.interfaces:
             replay = is_replay(channel)
             factory = factories.get(channel) or make_bus_factory(
-                channel, settings.bustype, settings.bitrate, settings.bus_options
+                channel,
+                settings.bustype,
+                settings.bitrate,
+                settings.bus_options,
+                replay_rate=settings.replay_rate,
             )
             self.interfaces[channel] = BusInterface(
                 channel,
@@ -163,4 +167,5 @@ class CANInterfaceService:
             "reconnects": counters.reconnects,
             "rx_queue": interface.rx_queue_length,
             "tx_queue": interface.tx_queue_length,
+            "replay": interface.replay_status(),
         }

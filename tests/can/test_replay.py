@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import datetime
 
@@ -162,3 +163,73 @@ async def test_replay_keeps_the_recorded_standard_or_extended_id(make_service, t
     assert stats["interfaces"][channel]["standard_skipped"] == 1
     assert stats["standard_skipped"] == 1
     assert stats["interfaces"][channel]["rx"] == 2
+
+
+UNTIMED = "  can0  19FFE096   [8]  03 01 FF FF 64 C8 FF FF\n"  # plain candump: no timestamp
+
+
+async def test_a_log_without_timestamps_plays_at_the_stated_rate(
+    make_service, tmp_path, caplog
+) -> None:
+    log = tmp_path / "plain.txt"
+    log.write_text(UNTIMED * 20)
+    service = await make_service(
+        can_settings(interfaces=[f"replay:{log}?loop=1"], replay_rate=50.0)
+    )
+    channel = f"replay:{log}?loop=1"
+    await wait_for(lambda: service.status()["rx"] >= 5)
+    start = service.status()["rx"]
+    await asyncio.sleep(1.0)
+    played = service.status()["rx"] - start
+    assert 30 <= played <= 70, played  # 50 frames/s, not flat out
+    status = service.interface_service.status(channel)
+    assert status["rx_dropped"] == 0
+    assert status["replay"]["untimed_rate"] == 50.0
+    assert status["replay"]["untimed_frames"] >= 20
+    warnings = [r for r in caplog.records if "without timestamps" in r.getMessage()]
+    assert len(warnings) == 1  # once, not per frame or per loop
+    assert "50 frames/s" in warnings[0].getMessage()
+
+
+async def test_untimed_frames_without_loop_do_not_arrive_at_once(make_service, tmp_path) -> None:
+    log = tmp_path / "plain.txt"
+    log.write_text(UNTIMED * 10)
+    service = await make_service(can_settings(interfaces=[f"replay:{log}?rate=40"]))
+    events: list[FrameEvent] = []
+    service.add_listener(events.append)
+    await wait_for(lambda: len(events) == 10)
+    span = events[-1].timestamp - events[0].timestamp
+    assert 0.15 <= span <= 0.5, span  # 9 gaps of 25 ms
+
+
+async def test_broken_timestamps_and_junk_are_counted_and_never_stop_playback(
+    make_service, tmp_path
+) -> None:
+    log = tmp_path / "broken.log"
+    log.write_text(
+        "junk before\n"  # line 1
+        "(1700000000.000000) can0 19FFFD42#0164020100943577\n"
+        "(inf) can0 19FFDC5D#005E010000FFFFFF\n"  # line 3
+        "(1700000000.100000) can0 19FEBD42#01C026C026FFFFFF\n"
+        "(nan) can0 19FFFD42#0164020100943577\n"  # line 5
+        "more junk\n"  # line 6
+        "(1e400) can0 19FFFD42#0164020100943577\n"  # line 7
+        "(1699999999.000000) can0 19FFFD42#0164020100943577\n"  # line 8: backwards
+        "(1699999999.100000) can0 19FFDC5D#005E010000FFFFFF\n"
+    )
+    channel = f"replay:{log}"
+    service = await make_service(can_settings(interfaces=[channel]))
+    await wait_for(lambda: service.status()["rx"] == 7, timeout=5)
+    status = service.interface_service.status(channel)
+    assert status["state"] == "up"
+    replay = status["replay"]
+    assert replay["frames"] == 7
+    assert replay["malformed_lines"] == 2
+    assert replay["timestamp_problems"] == 4
+    problems = replay["problems"]
+    assert problems[0].startswith("line 1: not a frame")
+    assert "line 3: timestamp inf is not finite; played as an untimed frame" in problems
+    assert any(p.startswith("line 5: timestamp nan is not finite") for p in problems)
+    assert any(p.startswith("line 6: not a frame") for p in problems)
+    assert any(p.startswith("line 7: timestamp inf is not finite") for p in problems)
+    assert any(p.startswith("line 8: timestamp 1699999999.000000 goes back") for p in problems)

@@ -29,7 +29,7 @@ from backend.integrations.can.errors import (
     ReadOnlyInterfaceError,
     TransmitQueueFullError,
 )
-from backend.integrations.can.replay import ReplayBus, is_replay
+from backend.integrations.can.replay import DEFAULT_RATE, ReplayBus, is_replay
 from backend.integrations.can.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
@@ -266,6 +266,7 @@ class BusInterface:
         self._echo_times: deque[tuple[float, tuple[int, bytes]]] = deque(maxlen=tx_queue_size * 4)
         self._tx_queue: asyncio.Queue[tuple[can.Message, float, Any]] = asyncio.Queue(tx_queue_size)
         self._bus: can.BusABC | None = None
+        self._last_replay: dict[str, Any] | None = None
         self.rx_socket_buffer: int | None = None  # bytes the kernel granted, for diagnostics
         self._notifier: can.Notifier | None = None
         self._receiver: BatchingReceiver | None = None
@@ -295,6 +296,13 @@ class BusInterface:
         await self._teardown()
         if self.state is not InterfaceState.FAILED:
             self._set_state(InterfaceState.STOPPED)
+
+    def replay_status(self) -> dict[str, Any] | None:
+        """A replayed log's playback counters (the last opened one), or None for a bus."""
+        bus = self._bus
+        if isinstance(bus, ReplayBus):
+            self._last_replay = bus.replay_status()
+        return self._last_replay
 
     @property
     def tasks(self) -> list[asyncio.Task[None]]:
@@ -549,11 +557,19 @@ def _shutdown_opened(opening: asyncio.Future[can.BusABC]) -> None:
 
 
 def make_bus_factory(
-    channel: str, bustype: str, bitrate: int, options: dict[str, Any]
+    channel: str,
+    bustype: str,
+    bitrate: int,
+    options: dict[str, Any],
+    *,
+    replay_rate: float = DEFAULT_RATE,
 ) -> BusFactory:
-    """A factory opening ``channel``: a ReplayBus for ``replay:`` channels, else ``can.Bus``."""
+    """A factory opening ``channel``: a ReplayBus for ``replay:`` channels, else ``can.Bus``.
+
+    ``replay_rate``: frames per second a replayed log without timestamps is played at.
+    """
     if is_replay(channel):
-        return lambda: ReplayBus(channel)
+        return lambda: ReplayBus(channel, default_rate=replay_rate)
     kwargs = dict(options)
     kwargs.setdefault("bitrate", bitrate)
 
