@@ -16,6 +16,7 @@ FEATURE_ROUTERS: tuple[str, ...] = (
     "backend.api.routers.can:router",
     "backend.api.routers.entities:router",
     "backend.api.routers.commands:router",
+    "backend.api.routers.mapping:router",
     "backend.api.routers.persistence:router",
     "backend.websocket.routes:router",
     "backend.api.routers.dashboard:router",

@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "backend.cli.simulate",
     "backend.cli.db",
     "backend.cli.security",
+    "backend.cli.mapping",
 )
 
 

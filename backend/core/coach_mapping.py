@@ -8,6 +8,7 @@ Every problem is reported with the file, the line and what is wrong
 from __future__ import annotations
 
 import json
+import os
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO_ROOT / "config"
 DEFAULT_MAPPING_PATH = CONFIG_DIR / "coach_mapping.default.yml"
 SCHEMA_PATH = CONFIG_DIR / "coach_mapping.schema.json"
+OWNER_MAPPING_NAME = "coach_mapping.yml"  # the owner's edited mapping, in the data directory
 
 Path_ = tuple[str | int, ...]
 
@@ -71,6 +73,32 @@ def resolve_mapping_path(mapping_path: Path | None, coach_model: str | None) -> 
     return DEFAULT_MAPPING_PATH
 
 
+def _writable(path: Path) -> bool:
+    """True when ``path`` can be replaced (the file, if any, and its directory are writable)."""
+    parent = path.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        return False
+    return not path.exists() or (path.is_file() and os.access(path, os.W_OK))
+
+
+def owner_mapping_path(settings: Settings) -> Path:
+    """Where the owner's edits go: ``rvc.coach_mapping_path`` when writable, else the data
+    directory's ``coach_mapping.yml``."""
+    explicit = settings.rvc.coach_mapping_path
+    if explicit is not None and _writable(Path(explicit)):
+        return Path(explicit)
+    return settings.data_dir() / OWNER_MAPPING_NAME
+
+
+def active_mapping_path(settings: Settings) -> Path:
+    """The mapping file the settings select: the owner's file once it exists, else
+    ``rvc.coach_mapping_path``, a shipped ``rvc.coach_model``, else the default."""
+    owner = owner_mapping_path(settings)
+    if owner.is_file():
+        return owner
+    return resolve_mapping_path(settings.rvc.coach_mapping_path, settings.rvc.coach_model)
+
+
 def shipped_models() -> list[str]:
     """Names of the shipped mappings (``config/coach_mapping.<model>.yml``)."""
     return sorted(
@@ -87,6 +115,8 @@ def unmapped_reason(settings: Settings, *, simulated: bool) -> str:
     rvc, can = settings.rvc, settings.can
     if rvc.coach_mapping_path is not None or rvc.coach_model or simulated:
         return ""
+    if (settings.data_dir() / OWNER_MAPPING_NAME).is_file():
+        return ""  # the owner's mapping, written by the discovery wizard
     if can.bustype == "virtual" and not all(c.startswith("replay:") for c in can.interfaces):
         return ""  # the in-process virtual bus is the simulator's (or a test's)
     source = "replayed logs" if can.bustype == "virtual" else f"a {can.bustype} bus"
@@ -106,7 +136,8 @@ def load_coach_mapping(settings: Settings, spec: RVCSpec | None = None) -> Coach
     """The mapping the settings select, loaded and checked exactly as start-up does.
 
     The server's ``entities`` feature, the simulator and :func:`validate_coach_mapping` all
-    load the mapping through here, so they accept and refuse the same files.
+    load the mapping through here, so they accept and refuse the same files. The file is
+    :func:`active_mapping_path`: the owner's edited mapping once the wizard has written one.
 
     Args:
         settings: ``rvc.coach_mapping_path`` / ``rvc.coach_model`` choose the file,
@@ -118,7 +149,7 @@ def load_coach_mapping(settings: Settings, spec: RVCSpec | None = None) -> Coach
         SpecError: the specification cannot be read.
     """
     rvc = settings.rvc
-    path = resolve_mapping_path(rvc.coach_mapping_path, rvc.coach_model)
+    path = active_mapping_path(settings)
     if rvc.coach_mapping_path is None and rvc.coach_model and not path.is_file():
         raise MappingError(
             str(path),
@@ -202,17 +233,27 @@ def load_mapping(
     availability: Availability | None = None,
     *,
     default_interface: str = "house",
+    text: str | None = None,
 ) -> CoachMapping:
     """Load, check and compile a coach mapping.
+
+    Args:
+        path: the file; problems are reported against it.
+        spec: the loaded specification.
+        availability: availability timeouts.
+        default_interface: the interface when the file's ``defaults`` names none.
+        text: check this text as if it were the file's content (a proposed edit) instead of
+            reading ``path``.
 
     Raises:
         MappingError: with one ``file:line: what`` line per problem.
     """
     availability = availability or Availability()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise MappingError(str(path), [f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise MappingError(str(path), [f"{path}: cannot read: {exc.strerror or exc}"]) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)

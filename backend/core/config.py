@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "COACHIQ_"
+PRODUCTION_DATA_DIR = Path("/var/lib/coachiq")
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
 
@@ -208,6 +209,9 @@ class RVCSettings(_Section):
     )
     coach_model: str | None = Field(
         default=None, description="Name of a shipped mapping, config/coach_mapping.<model>.yml."
+    )
+    mapping_versions: int = Field(
+        default=20, ge=1, le=1000, description="Previous mapping versions kept for undo."
     )
 
 
@@ -594,6 +598,12 @@ class Settings(BaseSettings):
     logging: LoggingSettings = Field(default_factory=lambda: LoggingSettings())
     websocket: WebSocketSettings = Field(default_factory=lambda: WebSocketSettings())
     mqtt: MQTTSettings = Field(default_factory=lambda: MQTTSettings())
+
+    def data_dir(self) -> Path:
+        """The data directory: ``persistence.data_dir``, else /var/lib/coachiq in production."""
+        if "data_dir" not in self.persistence.model_fields_set and self.environment == "production":
+            return PRODUCTION_DATA_DIR
+        return self.persistence.data_dir
 
 
 def _variable(loc: tuple[int | str, ...]) -> str:

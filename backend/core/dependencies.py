@@ -118,3 +118,15 @@ def get_principal(connection: HTTPConnection) -> Any:
 def get_metrics_service(connection: HTTPConnection) -> Any:
     """The MetricsService (feature ``metrics``)."""
     return feature_service(connection, "metrics")
+
+
+@requires_feature("entities")
+def get_mapping_service(connection: HTTPConnection) -> Any:
+    """The MappingService (feature ``entities``, attribute ``mapping_service``)."""
+    return feature_service(connection, "entities", "mapping_service")
+
+
+@requires_feature("entities")
+def get_device_identifier(connection: HTTPConnection) -> Any:
+    """The DeviceIdentifier (feature ``entities``, attribute ``identifier``)."""
+    return feature_service(connection, "entities", "identifier")

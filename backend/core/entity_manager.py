@@ -40,8 +40,38 @@ class EntityChange:
     restored: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class EntityRemoved:
+    """An entity a reloaded mapping no longer has: it is gone from the API and the streams."""
+
+    entity_id: str
+    entity_type: str
+    area: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MappingChange:
+    """A mapping replaced in place: which entity ids came, went and stayed (with their state)."""
+
+    path: str
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    kept: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "path": self.path,
+            "added": list(self.added),
+            "removed": list(self.removed),
+            "kept": list(self.kept),
+        }
+
+
 ChangeListener = Callable[[EntityChange], None]
 StatusListener = Callable[[Entity, Binding, DecodedMessage], None]
+RemovalListener = Callable[[EntityRemoved], None]
+MappingListener = Callable[[MappingChange], None]
 
 
 class EntityManager:
@@ -72,6 +102,10 @@ class EntityManager:
         self._index: dict[tuple[int, int | None], list[tuple[Binding, Entity]]] = {}
         self._change_listeners: list[ChangeListener] = []
         self._status_listeners: list[StatusListener] = []
+        self._removal_listeners: list[RemovalListener] = []
+        self._mapping_listeners: list[MappingListener] = []
+        # Overrides applied so far ({entity_id: {name/area/hidden: value}}), kept over a reload.
+        self._overrides: dict[str, dict[str, Any]] = {}
         self._unmapped: OrderedDict[tuple[int, int | None], dict[str, Any]] = OrderedDict()
         self._unknown: OrderedDict[int, dict[str, Any]] = OrderedDict()
         # Hooks the persistence feature sets (None without persistence):
@@ -127,6 +161,109 @@ class EntityManager:
         or not (command confirmation uses it); returns the unsubscribe function."""
         self._status_listeners.append(callback)
         return lambda: _remove(self._status_listeners, callback)
+
+    def add_removal_listener(self, callback: RemovalListener) -> Callable[[], None]:
+        """Call ``callback(EntityRemoved)`` for each entity a reloaded mapping drops (the MQTT
+        bridge removes its discovery topics, the WebSocket tells clients); returns the
+        unsubscribe function."""
+        self._removal_listeners.append(callback)
+        return lambda: _remove(self._removal_listeners, callback)
+
+    def add_mapping_listener(self, callback: MappingListener) -> Callable[[], None]:
+        """Call ``callback(MappingChange)`` after the mapping is replaced in place (after the
+        removal events); returns the unsubscribe function."""
+        self._mapping_listeners.append(callback)
+        return lambda: _remove(self._mapping_listeners, callback)
+
+    def _notify(self, listeners: list[Any], event: Any) -> None:
+        for callback in tuple(listeners):
+            try:
+                callback(event)
+            except Exception:
+                self.stats["listener_errors"] += 1
+                logger.exception("Entity listener %r failed", callback)
+
+    # --- reload in place ------------------------------------------------------------------------
+
+    def replace_mapping(self, mapping: CoachMapping) -> MappingChange:
+        """Swap in a new (already validated) mapping without a restart.
+
+        Entities whose id and type are unchanged keep their state, availability, history and
+        overrides; new ones start from the last values of the instances they claim (tracked as
+        unmapped until now); removed ones are dropped and announced to the removal listeners.
+        """
+        old = self._entities
+        entities: dict[str, Entity] = {}
+        index: dict[tuple[int, int | None], list[tuple[Binding, Entity]]] = {}
+        kept: list[str] = []
+        added: list[Entity] = []
+        for entity in mapping.entities:
+            previous = old.get(entity.entity_id)
+            if previous is not None and previous.entity_type == entity.entity_type:
+                entity.state = previous.state
+                entity.available = previous.available
+                entity.restored = previous.restored
+                entity.last_updated = previous.last_updated
+                entity.last_seen = previous.last_seen
+                entity.deadline = previous.deadline
+                entity.history = previous.history
+                kept.append(entity.entity_id)
+            else:
+                entity.history = deque(maxlen=self.history_count)
+                added.append(entity)
+            entities[entity.entity_id] = entity
+            for binding in entity.bindings:
+                index.setdefault((binding.dgn, binding.instance), []).append((binding, entity))
+        removed = [e for entity_id, e in old.items() if entity_id not in entities]
+        self.mapping = mapping
+        self.coach = dict(mapping.coach)
+        self.areas = dict(mapping.areas)
+        self._entities = entities
+        self._index = index
+        for entity_id, fields in list(self._overrides.items()):
+            if entity_id in entities:
+                self._override(entities[entity_id], **fields)
+        for entity in added:
+            self._seed_from_unmapped(entity)
+        for key in [k for k in self._unmapped if k in index]:
+            del self._unmapped[key]
+        for entity in removed:
+            self._notify(
+                self._removal_listeners,
+                EntityRemoved(entity.entity_id, entity.entity_type, entity.area),
+            )
+        change = MappingChange(
+            str(mapping.path),
+            tuple(e.entity_id for e in added),
+            tuple(e.entity_id for e in removed),
+            tuple(kept),
+        )
+        self._notify(self._mapping_listeners, change)
+        for entity in added:
+            if entity.available:
+                self._emit(entity)
+        return change
+
+    def _seed_from_unmapped(self, entity: Entity) -> None:
+        """Give a newly mapped entity the last values its instances showed while unmapped."""
+        now_wall = self._wall()
+        for binding in entity.bindings:
+            record = self._unmapped.get((binding.dgn, binding.instance))
+            if record is None or not binding.matches(record["signals"]):
+                continue
+            fragment = binding.reader(record["signals"], binding.role)
+            entity.state.update(fragment)
+            age = max(0.0, now_wall - record["last_seen"])
+            if age < binding.timeout:
+                entity.deadline = max(entity.deadline, self._clock() + binding.timeout - age)
+                entity.available = True
+            entity.last_seen = max(entity.last_seen, record["last_seen"])
+        derive = entity.control.derive
+        if entity.state and derive is not None:
+            entity.state.update(derive(entity.state))
+        if entity.available:
+            entity.last_updated = now_wall
+            self._record(entity)
 
     def _emit(self, entity: Entity) -> None:
         self.stats["changes"] += 1
@@ -263,7 +400,9 @@ class EntityManager:
         record["last_seen"] = ts
         record["source"] = message.source
         _add_source(record["sources"], message.source)
-        record["signals"] = message.signals
+        if record.get("signals") != message.signals:
+            record["changed_at"] = ts  # the wizard highlights the instance a switch changes
+            record["signals"] = message.signals
 
     def _track_unknown(self, message: DecodedMessage, ts: float) -> None:
         record = self._unknown.get(message.dgn)
@@ -323,6 +462,20 @@ class EntityManager:
             KeyError: no such entity.
         """
         entity = self._entities[entity_id]
+        fields: dict[str, Any] = {
+            k: v for k, v in (("name", name), ("area", area), ("hidden", hidden)) if v is not None
+        }
+        self._overrides.setdefault(entity_id, {}).update(fields)
+        self._override(entity, **fields)
+        return entity
+
+    def _override(
+        self,
+        entity: Entity,
+        name: str | None = None,
+        area: str | None = None,
+        hidden: bool | None = None,
+    ) -> None:
         if name is not None:
             entity.name = name
         if area is not None:
@@ -330,7 +483,6 @@ class EntityManager:
             self.areas.setdefault(area, area.replace("_", " ").title())
         if hidden is not None:
             entity.hidden = hidden
-        return entity
 
     def filter(
         self,

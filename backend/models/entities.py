@@ -134,6 +134,7 @@ class UnmappedEntry(BaseModel):
     count: int
     first_seen: float
     last_seen: float
+    changed_at: float = Field(..., description="When the decoded values last changed.")
     signals: dict[str, Any] = Field(..., description="The last decoded values.")
 
 

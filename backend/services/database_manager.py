@@ -28,6 +28,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from backend.core.config import PRODUCTION_DATA_DIR as _PRODUCTION_DATA_DIR
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -37,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 SQLITE_FILENAME = "coachiq.sqlite3"
 BACKUP_DIRNAME = "backups"
-PRODUCTION_DATA_DIR = Path("/var/lib/coachiq")
+PRODUCTION_DATA_DIR = _PRODUCTION_DATA_DIR  # re-exported
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ALEMBIC_DIR = REPO_ROOT / "alembic"
 ALEMBIC_INI = REPO_ROOT / "alembic.ini"
@@ -66,10 +68,7 @@ class DatabaseHealth:
 
 def resolve_data_dir(settings: Settings) -> Path:
     """The data directory: the configured one, else /var/lib/coachiq in production."""
-    persistence = settings.persistence
-    if "data_dir" not in persistence.model_fields_set and settings.environment == "production":
-        return PRODUCTION_DATA_DIR
-    return persistence.data_dir
+    return settings.data_dir()
 
 
 def prepare_directory(path: Path) -> Path:

@@ -30,7 +30,7 @@ from backend.core.entity_errors import (
     EntityNotFoundError,
     EntityUnavailableError,
 )
-from backend.core.entity_manager import EntityManager
+from backend.core.entity_manager import EntityManager, EntityRemoved
 from backend.core.entity_model import (
     Binding,
     CommandContext,
@@ -41,6 +41,8 @@ from backend.core.entity_model import (
     validate_command,
 )
 from backend.core.entity_types import describe_types
+from backend.core.mapping_identify import DeviceIdentifier
+from backend.core.mapping_service import MappingService
 from backend.integrations.can.errors import CANError
 from backend.integrations.can.frame_event import FrameEvent
 from backend.integrations.rvc.decoder import DecodedMessage
@@ -171,11 +173,14 @@ class EntityService:
         self._prefix = f"{int(wall_clock() * 1000) % 10**8:08d}"
         self._pending: dict[str, _Pending] = {}
         self._motors: dict[str, _Motor] = {}
+        self._interfaces: dict[str, str] = {}  # interface of each motor's entity (for its stop)
         self._last: dict[str, CommandResult] = {}
         self._listeners: list[Callable[[CommandResult], None]] = []
         self.commands = CommandLog(self.settings.command_log_size)
         self.stats = {"sent": 0, "confirmed": 0, "timed_out": 0, "failed": 0, "listener_errors": 0}
         self._unsubscribe = manager.add_status_listener(self._on_status)
+        self._unsubscribe_removal = manager.add_removal_listener(self._on_removed)
+        self._stopping: set[asyncio.Task[None]] = set()
 
     # --- subscriptions and views ----------------------------------------------------------------
 
@@ -291,6 +296,7 @@ class EntityService:
                 name=f"entities-motor-{entity_id}",
             )
             self._motors[entity_id] = _Motor(entity_id, task, final)
+            self._interfaces[entity_id] = entity.interface
         return CommandAccepted(command_id, entity_id, "pending", dict(plan.optimistic))
 
     def _unavailable_reason(self, entity: Entity) -> str:
@@ -396,6 +402,34 @@ class EntityService:
                 self.stats["listener_errors"] += 1
                 logger.exception("Command listener %r failed", callback)
 
+    def _on_removed(self, event: EntityRemoved) -> None:
+        """An entity left the mapping: fail its pending command, stop its motor (sending the
+        stop frames), forget its last result."""
+        entity_id = event.entity_id
+        self._last.pop(entity_id, None)
+        pending = self._pending.pop(entity_id, None)
+        if pending is not None:
+            self._finish(pending, "failed", "the entity was removed from the coach mapping")
+        motor = self._stop_motor(entity_id)
+        if motor is None or not motor.final:
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._send_final(event, motor), name=f"entities-stop-removed-{entity_id}"
+        )
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    async def _send_final(self, event: EntityRemoved, motor: _Motor) -> None:
+        await asyncio.gather(motor.task, return_exceptions=True)
+        interface = self._interfaces.pop(event.entity_id, "house")
+        for arbitration_id, data in motor.final:
+            try:
+                await self._send(
+                    arbitration_id, data, interface=interface, entity_id=event.entity_id
+                )
+            except CANError as exc:
+                logger.warning("Stop of removed %s not sent: %s", event.entity_id, exc)
+
     # --- motors ---------------------------------------------------------------------------------
 
     async def _run_motor(
@@ -441,6 +475,9 @@ class EntityService:
     async def close(self) -> None:
         """Stop motors (sending their stop), cancel timers, unsubscribe. Safe to call twice."""
         self._unsubscribe()
+        self._unsubscribe_removal()
+        if self._stopping:
+            await asyncio.gather(*self._stopping, return_exceptions=True)
         motors = [m for m in map(self._stop_motor, list(self._motors)) if m is not None]
         if motors:
             await asyncio.gather(*(m.task for m in motors), return_exceptions=True)
@@ -463,6 +500,8 @@ class EntitiesFeature(Feature):
         super().__init__(name, context, friendly_name or "Coach model")
         self._manager: EntityManager | None = None
         self._service: EntityService | None = None
+        self._mapping_service: MappingService | None = None
+        self._identifier: DeviceIdentifier | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -474,11 +513,12 @@ class EntitiesFeature(Feature):
         entities = settings.entities
         simulated = self.context.feature_manager.is_enabled("simulator")
         reason = unmapped_reason(settings, simulated=simulated)
+        spec = _spec_of(rvc, settings.rvc.spec_path)
         if reason:
             logger.warning("Coach model is empty: %s", reason)
             mapping = empty_mapping(reason)
         else:
-            mapping = load_coach_mapping(settings, _spec_of(rvc, settings.rvc.spec_path))
+            mapping = load_coach_mapping(settings, spec)
         self._manager = EntityManager(
             mapping,
             history_count=entities.history_count,
@@ -491,6 +531,14 @@ class EntitiesFeature(Feature):
             rvc.encode,
             can_service.send_can_message,
             entities,
+            source_address=can_service.source_address,
+        )
+        self._mapping_service = MappingService(settings, spec, self._manager, simulated=simulated)
+        self._identifier = DeviceIdentifier(
+            self._manager,
+            spec,
+            rvc.encode,
+            can_service.send_can_message,
             source_address=can_service.source_address,
         )
         self._unsubscribe = can_service.add_listener(self._on_frame)
@@ -522,6 +570,8 @@ class EntitiesFeature(Feature):
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        if self._identifier is not None:
+            await self._identifier.close()
         if self._service is not None:
             await self._service.close()
 
@@ -531,6 +581,20 @@ class EntitiesFeature(Feature):
         if self._service is None:
             raise RuntimeError("the entities feature is not started")
         return self._service
+
+    @property
+    def mapping_service(self) -> MappingService:
+        """The running MappingService (reload, edit, undo)."""
+        if self._mapping_service is None:
+            raise RuntimeError("the entities feature is not started")
+        return self._mapping_service
+
+    @property
+    def identifier(self) -> DeviceIdentifier:
+        """The running DeviceIdentifier (the wizard's "identify")."""
+        if self._identifier is None:
+            raise RuntimeError("the entities feature is not started")
+        return self._identifier
 
     @property
     def entity_manager(self) -> EntityManager:

@@ -119,6 +119,12 @@ class WebSocketManager:
                 record = entity_record(entity)
                 self._entity_meta[record["entity_id"]] = (record.get("type"), record.get("area"))
             self._unsubscribe.append(self.entity_manager.add_change_listener(self.on_entity_change))
+            add_removal = getattr(self.entity_manager, "add_removal_listener", None)
+            if add_removal is not None:
+                self._unsubscribe.append(add_removal(self.on_entity_removed))
+            add_mapping = getattr(self.entity_manager, "add_mapping_listener", None)
+            if add_mapping is not None:
+                self._unsubscribe.append(add_mapping(self.on_mapping_change))
         if self.entity_service is not None:
             self._unsubscribe.append(
                 self.entity_service.add_command_listener(self.on_command_result)
@@ -296,6 +302,30 @@ class WebSocketManager:
                 )
                 self.counters["entity_updates"] += 1
             client.push_update(entity_id, text)
+
+    def on_entity_removed(self, event: Any) -> None:
+        """A reloaded mapping dropped an entity: ``entity_removed`` to every client watching it
+        (as a reply, so the snapshot that follows does not discard it)."""
+        self._version += 1
+        entity_id = event.entity_id
+        self._entity_meta.pop(entity_id, None)
+        text: str | None = None
+        for client in self._entity_clients.values():
+            if not client.subscription.matches(entity_id, event.entity_type, event.area):
+                continue
+            if text is None:
+                text = messages.encode({"type": "entity_removed", "entity_id": entity_id})
+            client.reply(text)
+
+    def on_mapping_change(self, change: Any) -> None:
+        """The mapping was replaced in place: every client gets a fresh snapshot (new entities,
+        new names and areas)."""
+        self._version += 1
+        for entity in self._all_entities():
+            record = entity_record(entity)
+            self._entity_meta[record["entity_id"]] = (record.get("type"), record.get("area"))
+        for client in self._entity_clients.values():
+            client.send_snapshot()
 
     def on_command_result(self, result: Any) -> None:
         """Command result listener: to the client that sent it and everyone watching the entity."""
