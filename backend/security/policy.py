@@ -65,6 +65,17 @@ ROUTE_ROLES: Final[dict[str, str]] = {
     "POST /api/entities/{entity_id}/command": Role.VIEWER,
     "PATCH /api/entities/{entity_id}": Role.ADMIN,
     "GET /api/commands/{command_id}": Role.VIEWER,
+    # the coach mapping and its discovery wizard (admin: they change what the coach is)
+    "GET /api/mapping": Role.ADMIN,
+    "GET /api/mapping/devices": Role.ADMIN,
+    "POST /api/mapping/reload": Role.ADMIN,
+    "POST /api/mapping/entities": Role.ADMIN,
+    "DELETE /api/mapping/entities/{entity_id}": Role.ADMIN,
+    "POST /api/mapping/undo": Role.ADMIN,
+    "POST /api/mapping/identify": Role.ADMIN,
+    "GET /api/mapping/export": Role.ADMIN,
+    "POST /api/mapping/preview": Role.ADMIN,
+    "POST /api/mapping/import": Role.ADMIN,
     # CAN
     "GET /api/can/status": Role.VIEWER,
     "GET /api/can/interfaces": Role.VIEWER,
