@@ -119,7 +119,7 @@ class CANSendRequest(BaseModel):
     can_id: str = Field(
         ...,
         description="29-bit extended id in hex (0 to 1FFFFFFF; `0x` prefix allowed).",
-        examples=["19FEDB9F"],
+        examples=["19FEDBF9"],
         json_schema_extra={"pattern": CAN_ID_PATTERN},
     )
     data: str = Field(
@@ -133,7 +133,7 @@ class CANSendRequest(BaseModel):
     @classmethod
     def _check_id(cls, value: str) -> str:
         if not re.fullmatch(CAN_ID_PATTERN, value):
-            raise ValueError(f"{value!r} is not a 29-bit CAN id in hex such as 19FEDB9F")
+            raise ValueError(f"{value!r} is not a 29-bit CAN id in hex such as 19FEDBF9")
         try:
             parse_can_id_text(value)
         except FrameError as exc:

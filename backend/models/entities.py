@@ -155,8 +155,13 @@ class EntityOverride(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1)
-    area: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_]*$")
+    name: str | None = Field(None, min_length=1, max_length=100, description="1-100 characters.")
+    area: str | None = Field(
+        None,
+        max_length=64,
+        pattern=r"^[a-z0-9][a-z0-9_]*$",
+        description="An area id of the coach mapping (see the metadata's areas).",
+    )
     hidden: bool | None = None
 
 

@@ -52,7 +52,11 @@ class BackupInfo(BaseModel):
     """A backup file."""
 
     name: str = Field(..., examples=["coachiq-20250101T120000-000000Z.sqlite3"])
-    path: str
+    path: str = Field(
+        ...,
+        description="Relative to the data directory (never an absolute path).",
+        examples=["backups/coachiq-20250101T120000-000000Z.sqlite3"],
+    )
     size_bytes: int
     created_at: datetime
 

@@ -39,7 +39,6 @@ WS_PROTOCOL = "coachiq"
 WS_TOKEN_PREFIX = "coachiq.bearer."
 TOKEN_USE_AUDIT_INTERVAL = 60.0
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
-PRODUCTION_DATA_DIR = Path("/var/lib/coachiq")
 # Stands in for a caller the middleware did not identify (cannot happen on a non-public route).
 _NOBODY = Principal("nobody", Role.VIEWER, False, "anonymous")
 
@@ -57,10 +56,7 @@ def is_loopback(host: str) -> bool:
 
 def data_dir_of(settings: Settings) -> Path:
     """The data directory (the configured one, else /var/lib/coachiq in production)."""
-    persistence = settings.persistence
-    if "data_dir" not in persistence.model_fields_set and settings.environment == "production":
-        return PRODUCTION_DATA_DIR
-    return persistence.data_dir
+    return settings.data_dir()
 
 
 def _split_host(value: str) -> tuple[str, int | None]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from backend.core.config import PRODUCTION_DATA_DIR as _PRODUCTION_DATA_DIR
+from backend.services.config_service import REDACTED, SECRET_KEY
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -64,6 +65,21 @@ class DatabaseHealth:
     ok: bool
     latency_ms: float | None
     error: str = ""
+
+
+def redact_url(url: URL) -> str:
+    """``url`` as text with its password and secret-looking query values (password=,
+    sslpassword=, ...) shown as ``***``."""
+    hidden = {key for key in url.query if SECRET_KEY.search(key)}
+    text = url.render_as_string(hide_password=True)
+    if not hidden:
+        return text
+    base, _, query = text.partition("?")
+    parts = []
+    for item in query.split("&"):
+        key, sep, _value = item.partition("=")
+        parts.append(f"{key}{sep}{REDACTED}" if key in hidden else item)
+    return f"{base}?{'&'.join(parts)}"
 
 
 def resolve_data_dir(settings: Settings) -> Path:
@@ -180,8 +196,8 @@ class DatabaseManager:
 
     @property
     def redacted_url(self) -> str:
-        """The URL with the password hidden."""
-        return self._url.render_as_string(hide_password=True)
+        """The URL with the password hidden, also one given in the query string."""
+        return redact_url(self._url)
 
     @property
     def sqlite_path(self) -> Path | None:

@@ -51,11 +51,11 @@ async def test_status_interfaces_statistics_send_and_sniffer(peer) -> None:
         bus.send(can.Message(arbitration_id=0x19FFFD42, data=bytes.fromhex("0164020100943577")))
         response = await client.post(
             "/api/can/send",
-            json={"interface": "house", "can_id": "19FEDB9F", "data": "2AFFC800FF00FFFF"},
+            json={"interface": "house", "can_id": "19FEDBF9", "data": "2AFFC800FF00FFFF"},
         )
         assert response.status_code == 202, response.text
         assert response.json()["interface"] == channel
-        sent = await recv_until(bus, lambda m: m.arbitration_id == 0x19FEDB9F)
+        sent = await recv_until(bus, lambda m: m.arbitration_id == 0x19FEDBF9)
         assert bytes(sent.data).hex().upper() == "2AFFC800FF00FFFF"
 
         await wait_for(lambda: service.statistics()["tx"] >= 1 and service.statistics()["rx"])
@@ -63,7 +63,7 @@ async def test_status_interfaces_statistics_send_and_sniffer(peer) -> None:
         timestamps = [f["timestamp"] for f in frames]
         assert timestamps == sorted(timestamps, reverse=True)  # newest first
         tx = await client.get("/api/can/sniffer", params={"direction": "tx", "dgn": "1FEDB"})
-        assert [f["can_id"] for f in tx.json()["frames"]] == ["19FEDB9F"]
+        assert [f["can_id"] for f in tx.json()["frames"]] == ["19FEDBF9"]
         rx = await client.get("/api/can/sniffer", params={"source": 0x42})
         assert rx.json()["frames"][0]["name"] == "DC_SOURCE_STATUS_1"
 
@@ -72,7 +72,7 @@ async def test_status_interfaces_statistics_send_and_sniffer(peer) -> None:
         assert stats["interfaces"][channel]["tx"] >= 1
         assert set(stats["interfaces"][channel]["rates"]) == {"1s", "10s", "60s"}
         groups = (await client.get("/api/can/sniffer/groups")).json()
-        assert groups["pending"][0]["command"]["can_id"] == "19FEDB9F"
+        assert groups["pending"][0]["command"]["can_id"] == "19FEDBF9"
 
         ready = (await client.get("/readyz")).json()
         assert ready["details"]["can"]["details"][channel]["state"] == "up"
@@ -81,11 +81,11 @@ async def test_status_interfaces_statistics_send_and_sniffer(peer) -> None:
 async def test_send_rejects_bad_input_with_422_naming_the_field() -> None:
     async with running_app(interfaces=unique_channel()) as (client, _):
         cases = [
-            ({"can_id": "19FEDB9F", "data": "ZZ"}, "data"),
-            ({"can_id": "19FEDB9F", "data": "00" * 9}, "data"),
+            ({"can_id": "19FEDBF9", "data": "ZZ"}, "data"),
+            ({"can_id": "19FEDBF9", "data": "00" * 9}, "data"),
             ({"can_id": "20000000", "data": "00"}, "can_id"),
             ({"can_id": "xyz", "data": "00"}, "can_id"),
-            ({"interface": "can9", "can_id": "19FEDB9F", "data": "00"}, "interface"),
+            ({"interface": "can9", "can_id": "19FEDBF9", "data": "00"}, "interface"),
         ]
         for body, field in cases:
             response = await client.post("/api/can/send", json=body)
@@ -102,7 +102,7 @@ async def test_send_to_a_reconnecting_interface_is_refused_with_the_reason(down_
         service,
     ):
         await wait_for(lambda: service.interfaces_status()[0]["state"] == "reconnecting")
-        body = {"can_id": "19FEDB9F", "data": "00"}
+        body = {"can_id": "19FEDBF9", "data": "00"}
         responses = [await client.post("/api/can/send", json=body) for _ in range(3)]
         # Refused at once, each time, with why: never queued to expire unseen or "queue full".
         assert [r.status_code for r in responses] == [503, 503, 503]
@@ -146,7 +146,7 @@ async def test_send_to_a_failed_interface_is_refused_with_the_reason(register_bu
     broken = register_bustype("coachiq_broken", BrokenBus)
     async with running_app(interfaces=channel, bustype=broken) as (client, service):
         await wait_for(lambda: service.interfaces_status()[0]["state"] == "failed")
-        response = await client.post("/api/can/send", json={"can_id": "19FEDB9F", "data": "00"})
+        response = await client.post("/api/can/send", json={"can_id": "19FEDBF9", "data": "00"})
         assert response.status_code == 503
         assert response.json()["detail"] == (
             f"interface {channel} is failed: ValueError: channel '{channel}' is not one this "
@@ -162,7 +162,7 @@ async def test_full_queue_gives_503_naming_the_queue(register_bustype) -> None:
         service,
     ):
         await wait_for(lambda: service.status()["state"] == "up")
-        body = {"can_id": "19FEDB9F", "data": "00"}
+        body = {"can_id": "19FEDBF9", "data": "00"}
         codes = [(await client.post("/api/can/send", json=body)).status_code for _ in range(4)]
         assert codes[-1] == 503 and 202 not in codes[codes.index(503) :], codes
         response = await client.post("/api/can/send", json=body)

@@ -40,11 +40,11 @@ async def test_frames_cross_between_processes() -> None:
             assert all(r["direction"] == "rx" and r["source"] == 0x42 for r in sniffed)
 
             response = await client.post(
-                "/api/can/send", json={"can_id": "19FEDB9F", "data": "2AFFC800FF00FFFF"}
+                "/api/can/send", json={"can_id": "19FEDBF9", "data": "2AFFC800FF00FFFF"}
             )
             assert response.status_code == 202, response.text
             line = await asyncio.wait_for(peer.stdout.readline(), 10)
-            assert line.strip() == b"GOT 19FEDB9F 2AFFC800FF00FFFF"
+            assert line.strip() == b"GOT 19FEDBF9 2AFFC800FF00FFFF"
             assert await asyncio.wait_for(peer.wait(), 10) == 0
         finally:
             if peer.returncode is None:

@@ -47,7 +47,8 @@ def test_backup_then_restore_gives_the_same_rows(tmp_path: Path) -> None:
         assert response.status_code == 201, response.text
         backup = response.json()
         assert backup["name"].startswith("coachiq-") and backup["size_bytes"] > 0
-        assert Path(backup["path"]).stat().st_mode & 0o777 == 0o600
+        assert backup["path"] == f"backups/{backup['name']}"  # never an absolute path
+        assert (data / backup["path"]).stat().st_mode & 0o777 == 0o600
         listing = client.get("/api/persistence/backups").json()
         assert [b["name"] for b in listing["backups"]] == [backup["name"]]
         at_backup = rows(data / "coachiq.sqlite3")
@@ -78,7 +79,7 @@ def test_a_backup_is_one_self_contained_file(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with TestClient(create_app(settings_for(data), definitions())) as client:
         feature(client, "entities").entity_manager.change("light_1", ts=time.time(), brightness=7)
-        backup = Path(client.post("/api/persistence/backup").json()["path"])
+        backup = data / client.post("/api/persistence/backup").json()["path"]
     # The live database is in WAL mode; the copy is not (header bytes 18-19: 1 = rollback
     # journal, 2 = WAL), so opening it leaves nothing beside it for retention to miss.
     assert backup.read_bytes()[18:20] == b"\x01\x01"

@@ -133,3 +133,14 @@ def test_websocket_with_a_token_in_the_subprotocol(tmp_path) -> None:
             assert message["error"]["http_status"] == 403
         with client.websocket_connect("/ws/can-sniffer", headers=bearer(token)) as ws:
             pass
+
+
+def test_names_are_bounded_and_areas_must_be_known(open_client: TestClient) -> None:
+    url = "/api/entities/light.galley_ceiling"
+    long = open_client.patch(url, json={"name": "x" * 101})
+    assert long.status_code == 422 and long.json()["errors"][0]["field"] == "name"
+    unknown = open_client.patch(url, json={"area": "garage_of_doom"})
+    assert unknown.status_code == 422
+    assert "galley" in unknown.json()["allowed"]
+    moved = open_client.patch(url, json={"area": "bedroom", "name": "x" * 100})
+    assert moved.status_code == 200 and moved.json()["area"] == "bedroom"

@@ -5,10 +5,15 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 
 from backend.api.errors import problem
-from backend.core.dependencies import get_can_service
+from backend.core.dependencies import (
+    get_can_service,
+    get_entity_manager,
+    get_principal,
+    get_security_service,
+)
 from backend.integrations.can.errors import (
     InterfaceUnavailableError,
     TransmitQueueFullError,
@@ -25,6 +30,8 @@ from backend.models.can import (
     SnifferResponse,
 )
 from backend.models.errors import error_responses
+from backend.security.cansend import motion_dimmer_instances, raw_send_problem
+from backend.security.guard import client_of
 from backend.services.can_interface_service import known_interface_names
 
 router = APIRouter(prefix="/api/can", tags=["can"])
@@ -105,15 +112,43 @@ async def can_sniffer_groups(
         "feature is not running.",
     ),
 )
-async def can_send(request: CANSendRequest, service: Any = Depends(get_can_service)) -> Any:
-    """Queue one raw frame on an interface (logical or physical; default house).
+async def can_send(
+    request: CANSendRequest,
+    http: Request,
+    service: Any = Depends(get_can_service),
+    security: Any = Depends(get_security_service),
+    principal: Any = Depends(get_principal),
+) -> Any:
+    """Queue one raw frame on an interface (logical or physical; default house). Admin only.
 
-    A frame for an interface that is failed or reconnecting is refused at once (503 naming the
-    state and the last error) rather than queued to expire unseen.
+    Refused (422): a source address other than CoachIQ's own, address claims, and the motion and
+    chassis DGNs the motion-safety rules govern (slides, awnings, steps, leveling, shades, roof
+    fans, chassis mobility; dimmer instances that drive a motor): those go through entity
+    commands. A frame for an interface that is failed or reconnecting is refused at once (503
+    naming the state and the last error) rather than queued to expire unseen. Every try is in the
+    security audit with the frame.
     """
     arbitration_id, data = request.frame()
+    frame = f"{arbitration_id:08X}#{data.hex().upper()}"
+
+    def audit(result: str, detail: str | None = None) -> None:
+        security.audit.record(
+            "can_send", principal=principal.label if principal else None,
+            client=client_of(http.scope), result=result, target=frame, detail=detail,
+        )  # fmt: skip
+
     try:
         physical = service.interface_service.resolve_interface(request.interface)
+        entities = _entities(http)
+        why = raw_send_problem(
+            arbitration_id,
+            data,
+            service.source_address(physical),
+            motion_dimmer_instances(entities),
+        )
+        if why is not None:
+            audit("422", why)
+            return problem(422, why, field="can_id")
         await service.send_can_message(arbitration_id, data, interface=physical)
     except UnknownInterfaceError as exc:
         return problem(
@@ -123,13 +158,23 @@ async def can_send(request: CANSendRequest, service: Any = Depends(get_can_servi
             allowed=service.interface_service.known_names(),
         )
     except (InterfaceUnavailableError, TransmitQueueFullError) as exc:
+        audit("503", str(exc))
         return problem(503, str(exc))
+    audit(f"queued on {physical}")
     return {
         "status": "queued",
         "interface": physical,
         "can_id": f"{arbitration_id:08X}",
         "data": data.hex().upper(),
     }
+
+
+def _entities(http: Request) -> list[Any]:
+    """The coach's entities (empty when the entities feature is not running)."""
+    try:
+        return list(get_entity_manager(http).get_all_entities())
+    except HTTPException:
+        return []
 
 
 def configure_app(app: FastAPI) -> None:

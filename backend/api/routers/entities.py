@@ -155,6 +155,14 @@ async def patch_entity(
     """Apply a name, area or hidden flag over the mapping (kept when persistence is on)."""
     if manager.get_entity(entity_id) is None:
         return _problem(EntityNotFoundError(entity_id))
+    if override.area is not None and override.area not in manager.areas:
+        known = list(manager.areas)
+        return problem(
+            422,
+            f"area: unknown area {override.area!r}; areas: {', '.join(known)}",
+            field="area",
+            allowed=known,
+        )
     entity = manager.apply_override(entity_id, override.name, override.area, override.hidden)
     if manager.override_store is not None:
         try:

@@ -14,7 +14,7 @@ from backend.models.persistence import (
     PersistenceStatus,
 )
 from backend.services.backup import BackupFile
-from backend.services.database_manager import PersistenceError
+from backend.services.database_manager import BACKUP_DIRNAME, PersistenceError
 from backend.services.feature_manager import FeatureManager, FeatureNotAvailableError
 from backend.services.persistence_service import BackupNotSupportedError, PersistenceService
 
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/persistence", tags=["persistence"])
 def _backup_info(backup: BackupFile) -> BackupInfo:
     return BackupInfo(
         name=backup.name,
-        path=str(backup.path),
+        path=f"{BACKUP_DIRNAME}/{backup.name}",
         size_bytes=backup.size_bytes,
         created_at=backup.created_at,
     )
