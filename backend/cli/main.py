@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "backend.cli.db",
     "backend.cli.security",
     "backend.cli.mapping",
+    "backend.cli.doctor",
 )
 
 
