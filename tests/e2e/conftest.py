@@ -47,9 +47,16 @@ def _free_port() -> int:
 class Server:
     """``coachiq serve`` in a subprocess (the README's run command) on a free port."""
 
-    def __init__(self, port: int, log: Path, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        port: int,
+        log: Path,
+        env: dict[str, str] | None = None,
+        ready: Callable[[Server], bool] | None = None,
+    ):
         self.port = port
         self.env = dict(env or {})
+        self.ready = ready or _coach_reporting
         self.base_url = f"http://127.0.0.1:{port}"
         self.log_path = log
         self.process: subprocess.Popen[bytes] | None = None
@@ -70,9 +77,8 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                entities = httpx.get(f"{self.base_url}/api/entities", timeout=1).json()
-                if isinstance(entities, list) and sum(e["available"] for e in entities) >= 20:
+            with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
+                if self.ready(self):
                     return
             time.sleep(0.2)
         raise RuntimeError(f"server did not come up: {self.log_path.read_text()[-2000:]}")
@@ -87,6 +93,12 @@ class Server:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+
+
+def _coach_reporting(server: Server) -> bool:
+    """The simulated coach is up: at least 20 entities report."""
+    entities = httpx.get(f"{server.base_url}/api/entities", timeout=1).json()
+    return isinstance(entities, list) and sum(e["available"] for e in entities) >= 20
 
 
 @pytest.fixture(scope="session")

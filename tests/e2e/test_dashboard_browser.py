@@ -83,11 +83,11 @@ def test_thermostat_setpoint_change_is_confirmed(open_page, server) -> None:
     page = open_page(LAPTOP)
     wait_live(page)
     output = page.get_by_test_id(f"setpoint_heat-{zone}")
-    expect()(output).to_have_text(f"{before:.1f}°")
+    expect()(output).to_have_text(f"{before:.1f} °C")
     target = before + 0.5 if before < 30 else before - 0.5
     page.get_by_test_id(f"setpoint_heat-{zone}-{'up' if target > before else 'down'}").click()
     expect()(page.get_by_test_id(f"status-{zone}")).to_have_text("Confirmed")
-    expect()(page.get_by_test_id(f"setpoint_heat-{zone}")).to_have_text(f"{target:.1f}°")
+    expect()(page.get_by_test_id(f"setpoint_heat-{zone}")).to_have_text(f"{target:.1f} °C")
     assert entity(server, zone)["state"]["setpoint_heat"] == pytest.approx(target)
 
 

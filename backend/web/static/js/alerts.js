@@ -13,6 +13,7 @@ export class AlertsView {
     this.activityList = document.getElementById("activity-list");
     this.counts = document.getElementById("summary-counts");
     this.bulk = document.getElementById("bulk-actions");
+    this.bulkHeading = document.getElementById("bulk-heading");
     this.bulkResult = document.getElementById("bulk-result");
     this.badge = document.getElementById("alert-badge");
     this.mqtt = document.getElementById("mqtt-status");
@@ -102,6 +103,14 @@ export class AlertsView {
   renderBulk(areas) {
     const button = (label, body, cls = "btn") =>
       el("button", { class: cls, type: "button", onclick: () => this.runBulk(label, body) }, label);
+    // Quick actions only for what the coach has: no lights, no "All lights" buttons.
+    const lights = [...this.store.entities.values()].some((e) => e.type === "light" && !e.hidden);
+    this.bulk.hidden = !lights;
+    if (this.bulkHeading) this.bulkHeading.hidden = !lights;
+    if (!lights) {
+      setChildren(this.bulk);
+      return;
+    }
     setChildren(this.bulk,
       button("All lights off", { action: "off", type: "light" }),
       button("All lights on", { action: "on", type: "light" }, "btn ghost"),

@@ -3,7 +3,7 @@
 import { getJSON } from "./api.js";
 import { RateChart } from "./chart.js";
 import { ReconnectingSocket } from "./live.js";
-import { clock, el, setChildren, titleCase } from "./util.js";
+import { clock, el, humanize, setChildren } from "./util.js";
 
 const MAX_ROWS = 200;
 
@@ -21,6 +21,7 @@ export class CanView {
     this.buffer = []; // frames waiting for the next animation frame
     this.statsTimer = null;
     this.visible = false;
+    this.newest = 0; // timestamp of the newest frame shown: older live frames are not shown twice
     this.socket = new ReconnectingSocket("/ws/can-sniffer", {
       onMessage: (m) => this.onMessage(m),
       onState: () => this.showState(),
@@ -39,8 +40,32 @@ export class CanView {
 
   show() {
     this.visible = true;
-    this.socket.start();
     this.pollStats();
+    // What the sniffer holds first (frames from before the view was opened), then live.
+    this.loadBuffer().finally(() => {
+      if (this.visible) this.socket.start();
+    });
+  }
+
+  async loadBuffer() {
+    const f = this.filter();
+    const query = new URLSearchParams({ limit: String(MAX_ROWS) });
+    if (f.dgn) query.set("dgn", f.dgn);
+    if (f.source !== null) query.set("source", String(f.source));
+    if (f.direction) query.set("direction", f.direction);
+    if (f.iface) query.set("interface", f.iface);
+    try {
+      const answer = await getJSON(`/api/can/sniffer?${query}`, 4000);
+      const frames = ((answer && answer.frames) || [])
+        .filter((m) => !f.text || String(m.name || "").toLowerCase().includes(f.text));
+      this.buffer = [];
+      this.rows.replaceChildren(...frames.map(row)); // newest first, as the table shows them
+      this.received = frames.length;
+      this.newest = frames.length ? frames[0].timestamp : this.newest;
+    } catch {
+      // the live stream still shows what comes
+    }
+    this.showState();
   }
 
   hide() {
@@ -76,11 +101,16 @@ export class CanView {
       sample[name] = one.frames_per_second ?? 0;
       const info = byName.get(name) || {};
       const state = info.state || "unknown";
+      const dropped = (s.rx_dropped ?? 0) + (s.tx_dropped ?? 0);
       cards.push(el("div", { class: "iface", "data-testid": `iface-${name}` },
         el("div", { class: "row spread" }, el("b", {}, name),
-          el("span", { class: state === "up" ? "state-up" : "state-down" }, titleCase(state))),
+          el("span", { class: state === "up" ? "state-up" : "state-down" }, humanize(state))),
         el("div", {}, `${fmt1(one.frames_per_second)} frames/s · load ${fmt1(ten.bus_load_percent)} %`),
         el("div", { class: "muted" }, `rx ${s.rx ?? 0} · tx ${s.tx ?? 0} · errors ${s.errors ?? 0}`),
+        dropped ? el("div", { class: "warn", "data-testid": `dropped-${name}` },
+          `Dropped: ${s.rx_dropped ?? 0} received, ${s.tx_dropped ?? 0} to send (queue full)`) : null,
+        info.replay ? replayInfo(info.replay) : null,
+        info.last_error && state !== "up" ? el("div", { class: "muted" }, info.last_error) : null,
         info.no_activity ? el("div", { class: "state-down" }, "No activity") : null));
     }
     setChildren(this.ifaces, cards);
@@ -137,6 +167,7 @@ export class CanView {
       return;
     }
     if (message.type !== "frame" || this.paused) return;
+    if (this.newest && message.timestamp <= this.newest) return; // already loaded from the buffer
     const f = this.filter();
     if (f.text && !String(message.name || "").toLowerCase().includes(f.text)) return;
     this.buffer.push(message);
@@ -168,6 +199,18 @@ export class CanView {
     if (this.missed) parts.push(`${this.missed} skipped (rate cap)`);
     this.stateLabel.textContent = parts.join(" · ");
   }
+}
+
+/** A replayed log's playback: untimed rate, malformed lines, timestamp problems by line. */
+function replayInfo(r) {
+  const parts = [`Replay: ${r.frames} frames${r.finished && !r.loop ? ", finished" : ""}`];
+  if (r.untimed_frames) parts.push(`${r.untimed_frames} without timestamps, at ${r.untimed_rate} frames/s`);
+  const problems = r.malformed_lines || r.timestamp_problems;
+  return el("div", { "data-testid": "replay-status" },
+    el("div", { class: "muted" }, parts.join(" · ")),
+    problems ? el("div", { class: "warn" },
+      `${r.malformed_lines} lines that are not frames · ${r.timestamp_problems} bad timestamps`) : null,
+    r.problems && r.problems.length ? el("ul", { class: "muted small" }, r.problems.slice(-3).map((p) => el("li", {}, p))) : null);
 }
 
 function fmt1(value) {

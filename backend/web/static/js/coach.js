@@ -1,7 +1,7 @@
 // The coach view: every entity by area, with live state and controls.
 
 import { renderBody, subtitle } from "./controls.js";
-import { el, setChildren, titleCase, toast } from "./util.js";
+import { el, humanize, setChildren, titleCase, toast } from "./util.js";
 
 export class CoachView {
   constructor(store) {
@@ -52,7 +52,7 @@ export class CoachView {
     const types = [...new Set(entities.map((e) => e.type).filter(Boolean))].sort();
     const current = this.typeSelect.value;
     setChildren(this.typeSelect, el("option", { value: "" }, "All types"),
-      types.map((t) => el("option", { value: t, selected: t === current }, titleCase(t))));
+      types.map((t) => el("option", { value: t, selected: t === current }, humanize(t))));
     const byArea = new Map();
     for (const entity of entities) {
       const area = entity.area || "";

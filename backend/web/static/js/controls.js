@@ -1,6 +1,6 @@
 // Entity cards: live state and the controls each type of device offers.
 
-import { el, fmt, pick, titleCase } from "./util.js";
+import { dateTimeText, el, fmt, humanize, pick } from "./util.js";
 
 const MOTOR_TYPES = new Set(["awning", "slide", "shade", "window_shade"]);
 const SWITCH_TYPES = new Set(["light", "dc_load", "ac_load", "water_pump"]);
@@ -29,9 +29,25 @@ function argSpec(commands, command, argName) {
   return spec && (spec.args || []).find((a) => a.name === argName);
 }
 
-function unitOf(entity, key, metadata, fallback = "") {
+/** The unit of a state key: the entity's own, else its type's from the metadata. */
+export function unitOf(entity, key, metadata, fallback = "") {
   const units = (metadata && metadata.types && metadata.types[entity.type] && metadata.types[entity.type].units) || {};
   return (entity.units && entity.units[key]) || units[key] || fallback;
+}
+
+/** A state value as shown: a number with its unit (from the metadata), a label in words. */
+export function valueText(entity, metadata, key, value, decimals) {
+  if (value === null || value === undefined || value === "") return null;
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  if (typeof value === "number") {
+    const unit = unitOf(entity, key, metadata);
+    const text = fmt(value, decimals ?? (Number.isInteger(value) ? 0 : 1));
+    return unit ? `${text} ${unit}` : text;
+  }
+  if (key === "datetime") return dateTimeText(value);
+  if (Array.isArray(value)) return value.length ? value.map(humanize).join(", ") : "none";
+  if (typeof value === "object") return null;
+  return humanize(value);
 }
 
 function switchControl(entity, checked, label, onChange, disabled) {
@@ -83,7 +99,7 @@ function selectControl(label, value, choices, onSet, testid) {
   const select = el("select", { "aria-label": label, "data-testid": testid, onchange: (e) => onSet(e.target.value) });
   const options = choices.includes(value) || value === null || value === undefined ? choices : [value, ...choices];
   for (const choice of options) {
-    const option = el("option", { value: choice }, titleCase(choice));
+    const option = el("option", { value: choice }, humanize(choice));
     if (choice === value) option.selected = true;
     select.append(option);
   }
@@ -100,10 +116,12 @@ export function renderBody(entity, metadata, send, pending) {
 
   if (SWITCH_TYPES.has(type) || (commands.has("set") && typeof state.state === "string" && ["on", "off"].includes(state.state))) {
     const isOn = state.state === "on";
-    const dimmable = type === "light" && (hasCap(entity, "dimmable") || argSpec(commands, "set", "brightness"));
+    // Controls follow the entity's capabilities (a light's type allows brightness; not every light has it).
+    const dimmable = type === "light" && (Array.isArray(entity.capabilities)
+      ? entity.capabilities.includes("dimmable") : hasCap(entity, "dimmable") || Boolean(argSpec(commands, "set", "brightness")));
     const head = el("div", { class: "row spread" },
       el("span", { class: "big" }, dimmable && isOn ? fmt(state.brightness) : isOn ? "On" : "Off",
-        dimmable && isOn ? el("span", { class: "unit" }, "%") : null),
+        dimmable && isOn ? el("span", { class: "unit" }, unitOf(entity, "brightness", metadata, "%")) : null),
       switchControl(entity, isOn, entity.name || entity.entity_id, (on) =>
         send({ command: "set", state: on ? "on" : "off" }, on ? "Turning on" : "Turning off"), disabled || pending));
     parts.push(head);
@@ -116,8 +134,8 @@ export function renderBody(entity, metadata, send, pending) {
       });
       parts.push(range);
     }
-    const extra = kv([["Current", state.current !== undefined && state.current !== null ? `${fmt(state.current, 1)} A` : null],
-      ["Pressure", state.pressure_kpa !== undefined && state.pressure_kpa !== null ? `${fmt(state.pressure_kpa, 1)} kPa` : null],
+    const extra = kv([["Current", valueText(entity, metadata, "current", pick(state, "current"), 1)],
+      ["Pressure", valueText(entity, metadata, "pressure_kpa", pick(state, "pressure_kpa"), 1)],
       ["Running", typeof state.running === "boolean" ? (state.running ? "yes" : "no") : null]]);
     if (extra) parts.push(extra);
   } else if (type === "tank") {
@@ -125,46 +143,52 @@ export function renderBody(entity, metadata, send, pending) {
     const kind = (entity.attributes && entity.attributes.kind) || "";
     const alarm = (kind === "black" || kind === "gray") ? level !== null && level > 80 : (kind === "fresh" || kind === "lpg") && level !== null && level < 20;
     parts.push(el("div", { class: "row spread" },
-      el("span", { class: "big" }, fmt(level), el("span", { class: "unit" }, "%")),
-      el("span", { class: "muted small" }, [pick(state, "volume_l") !== null ? `${fmt(state.volume_l)} L` : null,
-        pick(state, "capacity_l") !== null ? `of ${fmt(state.capacity_l)} L` : null].filter(Boolean).join(" "))));
+      el("span", { class: "big" }, fmt(level), el("span", { class: "unit" }, unitOf(entity, "level", metadata, "%"))),
+      el("span", { class: "muted small" }, [valueText(entity, metadata, "volume_l", pick(state, "volume_l"), 0),
+        pick(state, "capacity_l") !== null ? `of ${valueText(entity, metadata, "capacity_l", state.capacity_l, 0)}` : null].filter(Boolean).join(" "))));
     parts.push(gauge(level, alarm ? "warn" : ""));
   } else if (type === "battery" || type === "dc_source") {
     const soc = pick(state, "state_of_charge");
     parts.push(el("div", { class: "row spread" },
-      el("span", { class: "big" }, fmt(state.voltage, 2), el("span", { class: "unit" }, "V")),
-      el("span", { class: "muted small" }, state.status || "")));
+      el("span", { class: "big" }, fmt(state.voltage, 2), el("span", { class: "unit" }, unitOf(entity, "voltage", metadata, "V"))),
+      el("span", { class: "muted small" }, humanize(state.status || ""))));
     if (soc !== null) parts.push(gauge(soc, soc < 20 ? "crit" : soc < 40 ? "warn" : ""));
-    parts.push(kv([["Charge", soc !== null ? `${fmt(soc)} %` : null],
-      ["Current", pick(state, "current") !== null ? `${fmt(state.current, 1)} A` : null],
-      ["Temperature", pick(state, "temperature") !== null ? `${fmt(state.temperature, 1)} °C` : null]]));
+    const remaining = pick(state, "time_remaining_min");
+    parts.push(kv([["Charge", valueText(entity, metadata, "state_of_charge", soc, 0)],
+      ["Current", valueText(entity, metadata, "current", pick(state, "current"), 1)],
+      ["Temperature", valueText(entity, metadata, "temperature", pick(state, "temperature"), 1)],
+      [state.time_remaining_kind === "time_to_full" ? "Full in" : "Empty in",
+        remaining !== null && remaining < 65000 ? durationText(remaining) : null]]));
   } else if (CLIMATE_TYPES.has(type)) {
-    parts.push(...climate(entity, state, commands, send, disabled || pending));
+    parts.push(...climate(entity, state, commands, send, disabled || pending, metadata));
   } else if (type === "generator") {
     const running = ["running", "run", "on", "cranking", "priming", "preheat"].includes(String(state.status || "").toLowerCase());
     parts.push(el("div", { class: "row spread" },
-      el("span", { class: "big" }, titleCase(state.status || "—")),
+      el("span", { class: "big" }, humanize(state.status || "—")),
       el("span", { class: "row" },
         commands.has("start") ? el("button", { class: "btn primary", type: "button", disabled: disabled || pending || running, "data-testid": `start-${entity.entity_id}`, onclick: () => send({ command: "start" }, "Starting") }, "Start") : null,
         commands.has("stop") ? el("button", { class: "btn danger", type: "button", disabled: pending || !running, "data-testid": `stop-${entity.entity_id}`, onclick: () => send({ command: "stop" }, "Stopping") }, "Stop") : null)));
-    parts.push(kv([["Run time", pick(state, "run_time_h") !== null ? `${fmt(state.run_time_h, 1)} h` : null],
-      ["Load", pick(state, "load") !== null ? `${fmt(state.load)} %` : null],
-      ["Start battery", pick(state, "start_battery_voltage") !== null ? `${fmt(state.start_battery_voltage, 2)} V` : null]]));
+    parts.push(kv([["Run time", valueText(entity, metadata, "run_time_h", pick(state, "run_time_h"), 1)],
+      ["Load", valueText(entity, metadata, "load", pick(state, "load"), 0)],
+      ["Start battery", valueText(entity, metadata, "start_battery_voltage", pick(state, "start_battery_voltage"), 2)]]));
   } else if (MOTOR_TYPES.has(type)) {
-    parts.push(...motor(entity, state, commands, send));
+    parts.push(...motor(entity, state, commands, send, metadata));
   } else if ((type === "inverter" || type === "charger") && (commands.has("enable") || commands.has("disable"))) {
     const enabled = state.enabled === true;
     parts.push(el("div", { class: "row spread" },
-      el("span", { class: "big" }, titleCase(state.status || state.state || (enabled ? "enabled" : "disabled"))),
+      el("span", { class: "big" }, humanize(state.status || state.state || (enabled ? "enabled" : "disabled"))),
       switchControl(entity, enabled, entity.name, (on) => send({ command: on ? "enable" : "disable" }, on ? "Enabling" : "Disabling"), disabled || pending)));
-    parts.push(genericKv(entity, ["status", "state", "enabled"]));
+    parts.push(genericKv(entity, ["status", "state", "enabled"], metadata));
   } else if (type === "lock" && (commands.has("lock") || commands.has("unlock"))) {
     const locked = state.state === "locked";
     parts.push(el("div", { class: "row spread" },
-      el("span", { class: "big" }, titleCase(state.state || "—")),
+      el("span", { class: "big" }, humanize(state.state || "—")),
       el("button", { class: "btn", type: "button", disabled: disabled || pending, onclick: () => send({ command: locked ? "unlock" : "lock" }, locked ? "Unlocking" : "Locking") }, locked ? "Unlock" : "Lock")));
+  } else if (type === "datetime" && state.datetime) {
+    parts.push(el("div", { class: "big clock", "data-testid": `clock-${entity.entity_id}` }, dateTimeText(state.datetime)));
+    parts.push(genericKv(entity, ["datetime", "day_of_week"], metadata, true));
   } else {
-    parts.push(genericKv(entity, []));
+    parts.push(genericKv(entity, [], metadata));
   }
   return parts.filter(Boolean);
 }
@@ -175,29 +199,36 @@ function hasCap(entity, name) {
   return Boolean(caps && typeof caps === "object" && caps[name]);
 }
 
-function genericKv(entity, skip) {
+function genericKv(entity, skip, metadata, quiet = false) {
   const state = entity.state || {};
   const pairs = [];
   for (const [key, value] of Object.entries(state)) {
-    if (skip.includes(key) || HIDDEN_KEYS.has(key) || value === null || typeof value === "object") continue;
-    const unit = entity.units && entity.units[key] ? ` ${entity.units[key]}` : "";
-    const shown = typeof value === "number" ? `${Number.isInteger(value) ? value : value.toFixed(1)}${unit}` : typeof value === "boolean" ? (value ? "yes" : "no") : titleCase(value);
-    pairs.push([titleCase(key), shown]);
+    if (skip.includes(key) || HIDDEN_KEYS.has(key)) continue;
+    const shown = valueText(entity, metadata, key, value);
+    if (shown === null) continue;
+    pairs.push([humanize(key), shown]);
     if (pairs.length >= 6) break;
   }
-  return kv(pairs) || el("p", { class: "muted small" }, "No data yet");
+  return kv(pairs) || (quiet ? null : el("p", { class: "muted small" }, "No data yet"));
 }
 
-function climate(entity, state, commands, send, disabled) {
+/** Minutes as "2 h 5 min". */
+function durationText(minutes) {
+  const m = Math.round(minutes);
+  return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m} min`;
+}
+
+function climate(entity, state, commands, send, disabled, metadata) {
   const parts = [];
   const ambient = pick(state, "ambient_temperature", "water_temperature");
   const output = pick(state, "output_level");
   let big;
-  if (ambient !== null) big = [fmt(ambient, 1), el("span", { class: "unit" }, "°C")];
-  else if (output !== null) big = [fmt(output), el("span", { class: "unit" }, "% output")];
-  else big = [titleCase(state.mode || "—")];
+  const ambientKey = state.ambient_temperature !== undefined && state.ambient_temperature !== null ? "ambient_temperature" : "water_temperature";
+  if (ambient !== null) big = [fmt(ambient, 1), el("span", { class: "unit" }, unitOf(entity, ambientKey, metadata, "°C"))];
+  else if (output !== null) big = [fmt(output), el("span", { class: "unit" }, `${unitOf(entity, "output_level", metadata, "%")} output`)];
+  else big = [humanize(state.mode || "—")];
   parts.push(el("div", { class: "row spread" }, el("span", { class: "big" }, big),
-    el("span", { class: "muted small" }, state.heat_source ? titleCase(state.heat_source) : "")));
+    el("span", { class: "muted small" }, state.heat_source ? humanize(state.heat_source) : "")));
   const modeCommand = commands.has("set_mode") ? "set_mode" : argSpec(commands, "set", "mode") ? "set" : null;
   const modeArg = modeCommand && argSpec(commands, modeCommand, "mode");
   if (modeArg && modeArg.choices && !disabled) {
@@ -211,25 +242,27 @@ function climate(entity, state, commands, send, disabled) {
     for (const [argName, key, label] of SETPOINTS) {
       const spec = argSpec(commands, "set_setpoint", argName);
       if (!spec) continue;
-      parts.push(stepper(label, pick(state, key), "°", {
+      parts.push(stepper(label, pick(state, key), ` ${unitOf(entity, key, metadata, "°C")}`, {
         min: spec.minimum, max: spec.maximum, step: 0.5, testid: `${key}-${entity.entity_id}`,
         onSet: (value) => !disabled && send({ command: "set_setpoint", [spec.name]: value }, `${label} ${value}°`),
       }));
     }
   }
-  const extras = kv([["Fan", state.fan_mode ? `${titleCase(state.fan_mode)}${state.fan_speed !== null && state.fan_speed !== undefined ? ` · ${fmt(state.fan_speed)} %` : ""}` : null],
-    ["Output", ambient !== null && output !== null ? `${fmt(output)} %` : null]]);
+  const fanSpeed = valueText(entity, metadata, "fan_speed", pick(state, "fan_speed"), 0);
+  const extras = kv([["Fan", state.fan_mode ? `${humanize(state.fan_mode)}${fanSpeed ? ` · ${fanSpeed}` : ""}` : null],
+    ["Fan speed", !state.fan_mode ? fanSpeed : null],
+    ["Output", ambient !== null || output === null ? valueText(entity, metadata, "output_level", output, 0) : null]]);
   if (extras) parts.push(extras);
   return parts;
 }
 
-function motor(entity, state, commands, send) {
+function motor(entity, state, commands, send, metadata) {
   const [outName, inName] = entity.type === "shade" || entity.type === "window_shade" ? ["open", "close"] : ["extend", "retract"];
   const out = commands.has(outName) ? outName : commands.has("extend") ? "extend" : outName;
   const back = commands.has(inName) ? inName : commands.has("retract") ? "retract" : inName;
   const parts = [el("div", { class: "row spread" },
-    el("span", { class: "big" }, titleCase(state.motion || "stopped")),
-    el("span", { class: "muted small" }, pick(state, "position") !== null ? `${fmt(state.position)} %` : ""))];
+    el("span", { class: "big" }, humanize(state.motion || "stopped")),
+    el("span", { class: "muted small" }, valueText(entity, metadata, "position", pick(state, "position"), 0) || ""))];
   // Press and hold moves the motor; letting go (or the Stop button) stops it.
   const holdButton = (command, label) => {
     let held = false;
@@ -239,7 +272,7 @@ function motor(entity, state, commands, send) {
       held = true;
       button.classList.add("holding");
       try { button.setPointerCapture(event.pointerId); } catch { /* not supported */ }
-      send({ command }, titleCase(command) + "ing");
+      send({ command }, humanize(command) + "ing");
     };
     const end = () => {
       if (!held) return;
@@ -255,9 +288,9 @@ function motor(entity, state, commands, send) {
     return button;
   };
   parts.push(el("div", { class: "row motor" },
-    holdButton(out, titleCase(out)),
+    holdButton(out, humanize(out)),
     el("button", { class: "btn danger", type: "button", "data-testid": `stop-${entity.entity_id}`, onclick: () => send({ command: "stop" }, "Stopping") }, "Stop"),
-    holdButton(back, titleCase(back))));
+    holdButton(back, humanize(back))));
   parts.push(el("p", { class: "muted small", style: "margin:0" }, "Hold to move; release to stop."));
   return parts;
 }
@@ -265,5 +298,5 @@ function motor(entity, state, commands, send) {
 /** The small line under the name: area, availability and age. */
 export function subtitle(entity) {
   if (entity.available === false) return entity.last_updated ? "Not reporting" : "Waiting for the device";
-  return titleCase(entity.type || "");
+  return humanize(entity.type || "");
 }

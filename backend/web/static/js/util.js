@@ -64,6 +64,34 @@ export function titleCase(text) {
     .replace(/\b\w/g, (c) => c.toUpperCase());
 }
 
+// Words shown in capitals or spelled out when a key or a value becomes a label.
+const WORDS = { ac: "AC", dc: "DC", lpg: "LPG", ats: "ATS", rpm: "rpm", soc: "SoC", id: "ID",
+  passthru: "pass-through", max: "maximum", pct: "%", kpa: "kPa", h: "h", l: "L" };
+const KEY_LABELS = { percent_of_max: "Of maximum", run_time_h: "Run time", volume_l: "Volume",
+  capacity_l: "Capacity", pressure_kpa: "Pressure", time_remaining_min: "Time remaining",
+  state_of_charge: "Charge", datetime: "Date and time" };
+
+/** A human label for a state key or a decoded value: "ac_passthru" -> "AC pass-through". */
+export function humanize(text) {
+  const raw = String(text ?? "");
+  if (KEY_LABELS[raw]) return KEY_LABELS[raw];
+  const words = raw.replace(/^[a-z_]+\./, "").split(/[_\s]+/).filter(Boolean)
+    .map((w) => WORDS[w.toLowerCase()] ?? w.toLowerCase());
+  if (!words.length) return "";
+  const first = words[0];
+  words[0] = first === first.toLowerCase() ? first.charAt(0).toUpperCase() + first.slice(1) : first;
+  return words.join(" ");
+}
+
+/** A coach date and time ("2026-12-04T14:59:00", the coach's local time) as people read it. */
+export function dateTimeText(iso) {
+  if (typeof iso !== "string") return "";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return date.toLocaleString([], { weekday: "short", day: "numeric", month: "short", year: "numeric",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+}
+
 /** hh:mm:ss of a timestamp in seconds (or an ISO string). */
 export function clock(ts) {
   const date = typeof ts === "number" ? new Date(ts * 1000) : new Date(ts);
