@@ -7,6 +7,7 @@ import { CoachView } from "./coach.js";
 import { DiscoverView } from "./discover.js";
 import { EntityStream } from "./live.js";
 import { Store } from "./store.js";
+import { WizardView } from "./wizard.js";
 
 const CONNECTION_TEXT = {
   connecting: "Connecting…",
@@ -62,7 +63,8 @@ function main() {
   const alerts = new AlertsView(store, { onSummary: (s) => coach.showGlance(s) });
   const can = new CanView();
   const discover = new DiscoverView();
-  const views = { coach: null, alerts: null, can, discover };
+  const setup = new WizardView();
+  const views = { coach: null, alerts: null, can, discover, setup };
 
   let current = null;
   const route = () => {
