@@ -17,6 +17,8 @@ FEATURE_ROUTERS: tuple[str, ...] = (
     "backend.api.routers.entities:router",
     "backend.api.routers.commands:router",
     "backend.api.routers.mapping:router",
+    "backend.api.routers.safety:router",
+    "backend.api.routers.simulator:router",
     "backend.api.routers.persistence:router",
     "backend.websocket.routes:router",
     "backend.api.routers.dashboard:router",

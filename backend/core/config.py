@@ -98,6 +98,9 @@ class CANSettings(_Section):
         le=100_000,
         description="Frames/s a replayed log plays frames without timestamps at (times speed).",
     )
+    tx_priority_size: int = Field(
+        default=64, ge=1, description="Priority lane (motion Stop frames) bound per interface."
+    )
     sniffer_size: int = Field(default=1000, ge=1, description="Frames kept by the sniffer.")
     group_size: int = Field(default=500, ge=1, description="Command/response groups kept.")
     pending_timeout: float = Field(
@@ -266,6 +269,37 @@ class EntitiesSettings(_Section):
         default=500, ge=1, description="Unmapped (DGN, instance) pairs tracked."
     )
     unknown_dgn_limit: int = Field(default=200, ge=1, description="Unknown DGNs tracked.")
+
+
+class SafetySettings(_Section):
+    """Motion safety: hold-to-run leases, the coach-is-moving interlock, Stop, rate limits."""
+
+    hold_timeout_ms: int = Field(
+        default=400,
+        ge=100,
+        le=5000,
+        description="A motion command runs only while renewed within this many ms (hold-to-run).",
+    )
+    parked_max_speed_kph: float = Field(
+        default=0.5,
+        ge=0,
+        le=10,
+        description="Above this vehicle speed (CHASSIS_MOBILITY_STATUS) the coach is moving.",
+    )
+    stop_retry_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=300,
+        description="How long the final Stop of a motion is retried when it cannot be queued.",
+    )
+    command_rate: float = Field(
+        default=20.0,
+        gt=0,
+        description="Commands per second per client (motion renewals and Stop excepted).",
+    )
+    command_burst: int = Field(
+        default=40, ge=1, description="Commands a client may send at once before the rate applies."
+    )
 
 
 class FeaturesSettings(_Section):
@@ -589,6 +623,7 @@ class Settings(BaseSettings):
     can: CANSettings = Field(default_factory=lambda: CANSettings())
     rvc: RVCSettings = Field(default_factory=lambda: RVCSettings())
     entities: EntitiesSettings = Field(default_factory=lambda: EntitiesSettings())
+    safety: SafetySettings = Field(default_factory=lambda: SafetySettings())
     features: FeaturesSettings = Field(default_factory=lambda: FeaturesSettings())
     simulator: SimulatorSettings = Field(default_factory=lambda: SimulatorSettings())
     persistence: PersistenceSettings = Field(default_factory=lambda: PersistenceSettings())

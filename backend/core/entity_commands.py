@@ -258,8 +258,9 @@ _DIRECTION = {"extend": "extending", "retract": "retracting", "open": "opening",
 def native_motor(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
     """AWNING_COMMAND / SLIDE_COMMAND direction 1 extend, 2 retract, 0 stop.
 
-    Movement is repeated every 100 ms ("100 ms when in motion") for at most the motor run
-    duration and then ended with a stop, so a lost connection never leaves a motor running.
+    A manual move is repeated every 100 ms ("100 ms when in motion", 3.2.4.5) while its hold
+    lease lives (``ctx.hold``), for at most the motor run duration, then ended with a stop; a
+    device whose firmware runs the whole move (``self_run``) gets the command once.
     """
     stop = _frame(ctx, {"direction_of_movement": "stop"})
     if name == "stop":
@@ -267,13 +268,25 @@ def native_motor(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> Com
     frame = _frame(ctx, {"direction_of_movement": name})
     motion = _DIRECTION[name]
     repeat = Repeat(MOTOR_REPEAT_INTERVAL, float(ctx.motor_run_seconds), (stop,))
-    return CommandPlan((frame,), _expect_equal({"motion": motion}), {"motion": motion}, repeat)
+    return CommandPlan(
+        (frame,),
+        _expect_equal({"motion": motion}),
+        {"motion": motion},
+        repeat if ctx.hold else None,
+    )
+
+
+# A held dimmer-pair motor is switched on for this long at each repeat, so the dimmer itself
+# stops it within a second when the repeats stop (CoachIQ gone); DC_DIMMER_COMMAND_2 byte 4.
+HOLD_DIMMER_SECONDS = 1
 
 
 def dimmer_pair(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
     """A motor on two DC_DIMMER_COMMAND_2 outputs: Stop (0x04) the other, ON (duration) this one.
 
-    The dimmer turns its output off after the duration itself (max 240 s, spec 6.24.6).
+    Held (slides, awnings): ON for 1 s, repeated every 100 ms while the lease lives, then Stop
+    on both outputs. Not held (shades): ON for the motor run duration; the dimmer turns its
+    output off after it (max 240 s, spec 6.24.6).
     """
 
     def dimmer(instance: int, code: int, level: float | None, duration: int | None) -> FrameSpec:
@@ -287,17 +300,29 @@ def dimmer_pair(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> Comm
         return FrameSpec(ctx.command_dgn, signals, instance)
 
     roles = list(ctx.instances)
+    stops = tuple(dimmer(ctx.instances[r], STOP, None, 0) for r in roles)
     if name == "stop":
-        frames = tuple(dimmer(ctx.instances[r], STOP, None, 0) for r in roles)
         expected = {f"{r}_output": False for r in roles}
-        return CommandPlan(frames, _expect_equal(expected), {"motion": "stopped"})
+        return CommandPlan(stops, _expect_equal(expected), {"motion": "stopped"})
     other = [r for r in roles if r != name]
+    duration = HOLD_DIMMER_SECONDS if ctx.hold else ctx.motor_run_seconds
     frames = (
         *(dimmer(ctx.instances[r], STOP, None, 0) for r in other),
-        dimmer(ctx.instances[name], ON_DURATION, 100, ctx.motor_run_seconds),
+        dimmer(ctx.instances[name], ON_DURATION, 100, duration),
     )
     motion = _DIRECTION[name]
-    return CommandPlan(frames, _expect_equal({f"{name}_output": True}), {"motion": motion})
+    repeat = Repeat(
+        MOTOR_REPEAT_INTERVAL,
+        float(ctx.motor_run_seconds),
+        stops,
+        done=lambda state: state.get(f"{name}_output") is False,
+    )
+    return CommandPlan(
+        frames,
+        _expect_equal({f"{name}_output": True}),
+        {"motion": motion},
+        repeat if ctx.hold else None,
+    )
 
 
 def shade(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:

@@ -161,6 +161,7 @@ class CommandContext:
     state: Mapping[str, Any]
     command_dgn: str
     motor_run_seconds: int
+    hold: bool = False  # the movement runs under a hold-to-run lease (repeated while held)
 
 
 Encoder = Callable[[CommandContext, str, Mapping[str, Any]], CommandPlan]

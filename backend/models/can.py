@@ -44,6 +44,7 @@ class CANInterfaceModel(BaseModel):
     errors: int
     rx_dropped: int
     tx_dropped: int
+    tx_priority: int = 0
     echo_suppressed: int
     reconnects: int
     rx_queue: int

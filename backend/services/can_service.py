@@ -241,8 +241,11 @@ class CANService:
         *,
         interface: str | None = None,
         entity_id: str | None = None,
+        priority: bool = False,
     ) -> None:
         """Queue one frame on the interface ``interface`` resolves to (None: ``house``).
+
+        ``priority``: a motion load's Stop, queued in the interface's priority lane.
 
         Raises:
             UnknownInterfaceError: the interface is neither logical nor configured (or is a
@@ -255,7 +258,7 @@ class CANService:
         mf.check_data(data)
         physical = self.interface_service.resolve_interface(interface)
         self.interface_service.get(physical).enqueue(
-            mf.make_message(arbitration_id, data), entity_id
+            mf.make_message(arbitration_id, data), entity_id, priority=priority
         )
 
     def register_pending_command(

@@ -1,11 +1,14 @@
-"""EntityService: commands with confirmation; EntitiesFeature: the ``entities`` feature.
+"""EntityService: commands with confirmation, under the motion safety rules.
 
 A command is validated against the entity type table, encoded with the DGN the specification
 names, sent through CANService to the entity's interface and answered at once with a
 ``command_id`` (202). It is confirmed when the device's status shows the requested state, timed
-out after ``command_timeout`` (2 s), or failed (a NAK, or superseded by a newer command). The
-entity's state is never changed by the command itself: only the device's status changes it.
-REST, WebSocket and MQTT all call :meth:`EntityService.execute_command`.
+out after ``command_timeout`` (2 s), rejected (a NAK from the device) or failed (superseded by a
+newer command). The entity's state is never changed by the command itself: only the device's
+status changes it. REST, WebSocket, the dashboard and MQTT all call
+:meth:`EntityService.execute_command`, so every path passes the same gate
+(``backend.safety``): interlock and lockouts before a motion is sent, hold-to-run leases while it
+runs, Stop never gated and sent in the priority lane. See docs/motion-safety.md.
 """
 
 from __future__ import annotations
@@ -16,17 +19,17 @@ import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from backend.core.coach_mapping import empty_mapping, load_coach_mapping, unmapped_reason
 from backend.core.coach_mapping import (  # re-exported: the CLI checks a mapping through here
     validate_coach_mapping as validate_coach_mapping,
 )
-from backend.core.config import EntitiesSettings
+from backend.core.config import EntitiesSettings, SafetySettings
 from backend.core.entity_errors import (
     CommandTransportError,
     CommandValidationError,
+    EntityError,
     EntityNotFoundError,
     EntityUnavailableError,
 )
@@ -37,25 +40,25 @@ from backend.core.entity_model import (
     CommandPlan,
     Entity,
     FrameSpec,
-    Repeat,
     validate_command,
 )
 from backend.core.entity_types import describe_types
-from backend.core.mapping_identify import DeviceIdentifier
-from backend.core.mapping_service import MappingService
 from backend.integrations.can.errors import CANError
-from backend.integrations.can.frame_event import FrameEvent
 from backend.integrations.rvc.decoder import DecodedMessage
 from backend.integrations.rvc.errors import EncodeError
-from backend.integrations.rvc.loader import load_config_data
-from backend.integrations.rvc.spec import RVCSpec
+from backend.safety.acks import nak_code
+from backend.safety.classify import is_motion_command, is_stop_command, needs_hold, needs_parked
+from backend.safety.errors import MotionRefusedError, RateLimitedError
+from backend.safety.gate import SafetyGate
+from backend.safety.leases import start_lease
+from backend.safety.ratelimit import RateLimiter
 from backend.services.command_log import CommandLog
-from backend.services.feature_base import Feature, FeatureContext, FeatureHealth, HealthStatus
+from backend.services.entity_motors import Motors
 
 logger = logging.getLogger(__name__)
 
-ACKNOWLEDGMENT = 0x0E800
-CommandStatus = Literal["confirmed", "timed_out", "failed"]
+CommandStatus = Literal["confirmed", "timed_out", "failed", "rejected"]
+AuditBefore = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class Encode(Protocol):
@@ -81,6 +84,7 @@ class Send(Protocol):
         *,
         interface: str | None = None,
         entity_id: str | None = None,
+        priority: bool = False,
     ) -> Awaitable[None]: ...
 
 
@@ -96,7 +100,8 @@ class CommandAccepted:
 
 @dataclass(frozen=True, slots=True)
 class CommandResult:
-    """How a command ended: ``confirmed`` by the device, ``timed_out`` or ``failed``."""
+    """How a command ended: ``confirmed`` by the device, ``timed_out``, ``failed`` or
+    ``rejected`` (the device answered NAK: ``code`` is the ACKNOWLEDGMENT code)."""
 
     command_id: str
     entity_id: str
@@ -106,10 +111,11 @@ class CommandResult:
     requested_at: float
     completed_at: float
     client: str | None = None
+    code: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {
+        out = {
             "command_id": self.command_id,
             "entity_id": self.entity_id,
             "command": dict(self.command),
@@ -119,6 +125,9 @@ class CommandResult:
             "completed_at": self.completed_at,
             "client": self.client,
         }
+        if self.code is not None:
+            out["code"] = self.code
+        return out
 
 
 @dataclass(slots=True)
@@ -142,16 +151,12 @@ class _Pending:
         }
 
 
-@dataclass(slots=True)
-class _Motor:
-    entity_id: str
-    task: asyncio.Task[None]
-    final: list[tuple[int, bytes]] = field(default_factory=list)
-    confirmed: bool = False
-
-
 class EntityService:
-    """Executes commands on entities and reports their results."""
+    """Executes commands on entities and reports their results.
+
+    Motion commands go through :mod:`backend.safety`: the gate (interlock, lockouts) before
+    anything is sent, a hold-to-run lease while the motor runs, Stop in the priority lane.
+    """
 
     def __init__(
         self,
@@ -162,25 +167,47 @@ class EntityService:
         *,
         source_address: Callable[[str], int] | int = 0xF9,
         wall_clock: Callable[[], float] = time.time,
+        safety: SafetySettings | None = None,
+        gate: SafetyGate | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.manager = manager
         self.settings = settings or EntitiesSettings()
+        self.safety = safety or SafetySettings()
+        self.gate = gate
         self._encode = encode
         self._send = send
         self._source = source_address
         self._wall = wall_clock
+        self._clock = clock
         self._ids = itertools.count(1)
         self._prefix = f"{int(wall_clock() * 1000) % 10**8:08d}"
         self._pending: dict[str, _Pending] = {}
-        self._motors: dict[str, _Motor] = {}
-        self._interfaces: dict[str, str] = {}  # interface of each motor's entity (for its stop)
         self._last: dict[str, CommandResult] = {}
         self._listeners: list[Callable[[CommandResult], None]] = []
         self.commands = CommandLog(self.settings.command_log_size)
-        self.stats = {"sent": 0, "confirmed": 0, "timed_out": 0, "failed": 0, "listener_errors": 0}
+        self.motors = Motors(
+            self._transmit_frame,
+            stop_retry_seconds=self.safety.stop_retry_seconds,
+            hold_timeout=self.safety.hold_timeout_ms / 1000,
+            still_allowed=self._still_allowed,
+            clock=clock,
+        )
+        self.rate_limiter = RateLimiter(self.safety.command_rate, self.safety.command_burst)
+        self.motion_audit: AuditBefore | None = None
+        """Set by persistence: writes a motion command to the audit before its first frame."""
+        self.stats = {
+            "sent": 0,
+            "confirmed": 0,
+            "timed_out": 0,
+            "failed": 0,
+            "rejected": 0,
+            "listener_errors": 0,
+            "renewals": 0,
+            "rate_limited": 0,
+        }
         self._unsubscribe = manager.add_status_listener(self._on_status)
         self._unsubscribe_removal = manager.add_removal_listener(self._on_removed)
-        self._stopping: set[asyncio.Task[None]] = set()
 
     # --- subscriptions and views ----------------------------------------------------------------
 
@@ -219,24 +246,59 @@ class EntityService:
             types_in_use[entity.entity_type] = types_in_use.get(entity.entity_type, 0) + 1
         return {
             "coach": dict(self.manager.coach),
+            "chassis": dict(self.manager.chassis),
             "areas": [{"id": k, "name": v} for k, v in self.manager.areas.items()],
             "types": describe_types(),
             "entity_counts": types_in_use,
             "command_timeout": self.settings.command_timeout,
             "motor_run_seconds": self.settings.motor_run_seconds,
+            "hold_timeout_ms": self.safety.hold_timeout_ms,
         }
+
+    def safety_view(self) -> dict[str, Any]:
+        """Interlock, active leases, lockouts, alert, recent lease ends (GET /api/safety)."""
+        now = self._clock()
+        view: dict[str, Any] = self.gate.snapshot() if self.gate is not None else {}
+        view["leases"] = [lease.to_dict(now) for lease in self.motors.leases()]
+        view["recent_lease_ends"] = list(self.motors.ended)
+        view["hold_timeout_ms"] = self.safety.hold_timeout_ms
+        view["motor_run_seconds"] = self.settings.motor_run_seconds
+        view["moving_loads"] = [
+            e.entity_id
+            for e in self.manager.get_all_entities()
+            if needs_parked(e) and e.state.get("motion") not in (None, "stopped")
+        ]
+        view["counters"] = {
+            **self.motors.stats,
+            "renewals": self.stats["renewals"],
+            "rate_limited": self.stats["rate_limited"],
+            "rejected": self.stats["rejected"],
+        }
+        return view
 
     # --- commands -------------------------------------------------------------------------------
 
     async def execute_command(
-        self, entity_id: str, command: Mapping[str, Any], *, client: str | None = None
+        self,
+        entity_id: str,
+        command: Mapping[str, Any],
+        *,
+        client: str | None = None,
+        owner: str | None = None,
     ) -> CommandAccepted:
-        """Validate, encode and send a command; the result follows on the command listeners.
+        """Validate, check motion safety, encode and send a command; the result follows on the
+        command listeners.
+
+        A motion command repeated on the same entity while its hold lease lives renews the
+        lease (same ``command_id``, nothing new is sent). ``owner`` ties the lease to a
+        connection or session (``ws:<id>``, ``mqtt:<id>``): :meth:`owner_closed` stops it.
 
         Raises:
             EntityNotFoundError: no such entity (404).
             CommandValidationError: unsupported command or value out of range (422).
             EntityUnavailableError: the entity has not reported within its gap (409).
+            MotionRefusedError: the interlock or a device's lockout refuses the motion (409).
+            RateLimitedError: the client sends commands too fast (429).
             CommandTransportError: the frame could not be queued (503).
         """
         entity = self.manager.get_entity(entity_id)
@@ -250,8 +312,28 @@ class EntityService:
         spec, args = validate_command(
             entity.control, entity.capabilities, entity.entity_type, command
         )
+        record = {"command": spec.name, **args}
+        stop = is_stop_command(entity, spec.name)
+        motion = is_motion_command(entity, spec.name, args)
+        hold = motion and needs_hold(entity)
+        if hold:
+            renewed = self._renew(entity, record, owner)
+            if renewed is not None:
+                return renewed
+            if self.motors.still_capped(entity_id, record):
+                raise MotionRefusedError(
+                    f"{spec.name} refused for {entity_id}: it ran for the maximum "
+                    f"{self.settings.motor_run_seconds} s (COACHIQ_ENTITIES__MOTOR_RUN_SECONDS); "
+                    "let go and press again",
+                    entity_id=entity_id,
+                    reason="maximum run time reached",
+                )
+        if not stop:
+            self._check_rate(client or owner)
         if not entity.available and not spec.always_allowed:
             raise EntityUnavailableError(self._unavailable_reason(entity), entity_id=entity_id)
+        if motion and self.gate is not None:
+            self.gate.check(entity, spec.name, args)
         ctx = CommandContext(
             instance=entity.instance,
             instances=entity.instances,
@@ -259,19 +341,22 @@ class EntityService:
             state=entity.state,
             command_dgn=entity.command_dgn,
             motor_run_seconds=self.settings.motor_run_seconds,
+            hold=hold,
         )
         assert entity.control.encoder is not None
         plan = entity.control.encoder(ctx, spec.name, args)
         frames = self._encode_frames(entity, plan.frames)
-        record = {"command": spec.name, **args}
+        final = self._encode_frames(entity, plan.repeat.final) if plan.repeat else []
         command_id = f"{self._prefix}-{next(self._ids)}"
+        if motion and self.motion_audit is not None:
+            await self._audit_before(entity, command_id, record, client)
         if not plan.keeps_motor:
-            self._stop_motor(entity_id)
+            self.motors.cancel(entity_id)
         previous = self._pending.pop(entity_id, None)
         if previous is not None:
             self._finish(previous, "failed", f"superseded by command {command_id}")
         for arbitration_id, data in frames:
-            await self._transmit(entity, arbitration_id, data)
+            await self._transmit(entity, arbitration_id, data, priority=stop)
         pending = _Pending(
             command_id,
             entity_id,
@@ -289,15 +374,116 @@ class EntityService:
         self._pending[entity_id] = pending
         self.commands.accepted(command_id, entity_id, record, pending.requested_at, client)
         if plan.repeat is not None:
-            final = self._encode_frames(entity, plan.repeat.final)
-            self._stop_motor(entity_id)  # a new run replaces the one it keeps
-            task = asyncio.create_task(
-                self._run_motor(entity, frames, final, plan.repeat),
-                name=f"entities-motor-{entity_id}",
+            now = self._clock()
+            lease = start_lease(
+                entity_id,
+                record,
+                command_id,
+                now=now,
+                hold_timeout=self.safety.hold_timeout_ms / 1000,
+                max_run=plan.repeat.duration,
+                held=hold,
+                owner=owner,
+                client=client,
             )
-            self._motors[entity_id] = _Motor(entity_id, task, final)
-            self._interfaces[entity_id] = entity.interface
+            self.motors.start(entity, lease, frames, final, plan.repeat)
         return CommandAccepted(command_id, entity_id, "pending", dict(plan.optimistic))
+
+    def _renew(
+        self, entity: Entity, record: dict[str, Any], owner: str | None
+    ) -> CommandAccepted | None:
+        """Renew the entity's live lease when ``record`` repeats its command, else None."""
+        motor = self.motors.get(entity.entity_id)
+        if motor is None or motor.end_reason is not None:
+            return None
+        lease = motor.lease
+        if not lease.held or not lease.same_command(record) or lease.expired(self._clock()):
+            return None
+        if self.gate is not None:
+            try:
+                self.gate.check(entity, str(record["command"]), record)
+            except Exception as exc:
+                self.motors.end(entity.entity_id, f"refused on renewal: {exc}")
+                raise
+        lease.renew(self._clock(), self.safety.hold_timeout_ms / 1000, owner)
+        self.stats["renewals"] += 1
+        pending = self._pending.get(entity.entity_id)
+        optimistic = dict(pending.plan.optimistic) if pending is not None else None
+        return CommandAccepted(lease.command_id, entity.entity_id, "pending", optimistic)
+
+    def _check_rate(self, key: str | None) -> None:
+        if key is None:
+            return
+        if not self.rate_limiter.allow(key, self._clock()):
+            self.stats["rate_limited"] += 1
+            raise RateLimitedError(
+                f"too many commands from {key}: at most {self.safety.command_rate:g} per second "
+                f"(bursts of {self.safety.command_burst}; COACHIQ_SAFETY__COMMAND_RATE); Stop "
+                "and motion renewals are never limited",
+                client=key,
+            )
+
+    async def _audit_before(
+        self, entity: Entity, command_id: str, record: dict[str, Any], client: str | None
+    ) -> None:
+        assert self.motion_audit is not None
+        entry = {
+            "command_id": command_id,
+            "entity_id": entity.entity_id,
+            "command": dict(record),
+            "status": "sent",
+            "detail": "motion command, written before its first frame",
+            "requested_at": self._wall(),
+            "client": client,
+        }
+        try:
+            await self.motion_audit(entry)
+        except Exception as exc:
+            raise CommandTransportError(
+                f"motion command for {entity.entity_id} not sent: its audit row could not be "
+                f"written ({exc})"
+            ) from None
+
+    def owner_closed(self, owner: str) -> list[str]:
+        """The owner's connection or session closed: stop every motion it holds (sends Stop).
+
+        Every command path calls this when its client goes away (WebSocket close, MQTT session
+        end); returns the entity ids whose motion was stopped.
+        """
+        return self.motors.end_owner(owner, f"owner {owner} closed")
+
+    async def stop_all(self, *, client: str | None = None) -> list[dict[str, Any]]:
+        """Send ``stop`` to every motion entity (never gated); one result per entity."""
+        results: list[dict[str, Any]] = []
+        for entity in self.manager.get_all_entities():
+            if entity.command_dgn is None or not is_stop_command(entity, "stop"):
+                continue
+            if entity.control.command("stop") is None:
+                continue
+            try:
+                accepted = await self.execute_command(
+                    entity.entity_id, {"command": "stop"}, client=client
+                )
+            except EntityError as exc:
+                results.append(
+                    {"entity_id": entity.entity_id, "status": "error", "detail": exc.message}
+                )
+                continue
+            results.append(
+                {
+                    "entity_id": entity.entity_id,
+                    "status": "sent",
+                    "command_id": accepted.command_id,
+                }
+            )
+        return results
+
+    def _still_allowed(self, entity: Entity) -> str | None:
+        """Why a running motion must end now (the coach started moving), or None."""
+        if self.gate is None or not needs_parked(entity):
+            return None
+        verdict = self.gate.verdict()
+        return None if verdict.parked else verdict.reason
 
     def _unavailable_reason(self, entity: Entity) -> str:
         dgns = ", ".join(sorted({b.dgn_name for b in entity.bindings}))
@@ -313,7 +499,7 @@ class EntityService:
     def _encode_frames(
         self, entity: Entity, specs: tuple[FrameSpec, ...]
     ) -> list[tuple[int, bytes]]:
-        source = self._source(entity.interface) if callable(self._source) else self._source
+        source = self._source_of(entity)
         frames = []
         for frame in specs:
             try:
@@ -326,16 +512,35 @@ class EntityService:
                 raise CommandValidationError(f"cannot encode {frame.dgn}: {exc}") from None
         return frames
 
-    async def _transmit(self, entity: Entity, arbitration_id: int, data: bytes) -> None:
+    def _source_of(self, entity: Entity) -> int:
+        return self._source(entity.interface) if callable(self._source) else self._source
+
+    async def _transmit(
+        self, entity: Entity, arbitration_id: int, data: bytes, *, priority: bool = False
+    ) -> None:
         try:
-            await self._send(
-                arbitration_id, data, interface=entity.interface, entity_id=entity.entity_id
-            )
+            if priority:
+                await self._send(
+                    arbitration_id,
+                    data,
+                    interface=entity.interface,
+                    entity_id=entity.entity_id,
+                    priority=True,
+                )
+            else:
+                await self._send(
+                    arbitration_id, data, interface=entity.interface, entity_id=entity.entity_id
+                )
         except CANError as exc:
             raise CommandTransportError(
                 f"command for {entity.entity_id} not sent on '{entity.interface}': {exc}"
             ) from None
         self.stats["sent"] += 1
+
+    async def _transmit_frame(
+        self, entity: Entity, arbitration_id: int, data: bytes, priority: bool
+    ) -> None:
+        await self._transmit(entity, arbitration_id, data, priority=priority)
 
     # --- results --------------------------------------------------------------------------------
 
@@ -345,28 +550,47 @@ class EntityService:
             return
         if pending.plan.expect(entity.state):
             del self._pending[entity.entity_id]
-            motor = self._motors.get(entity.entity_id)
+            motor = self.motors.get(entity.entity_id)
             if motor is not None:
                 motor.confirmed = True
             self._finish(pending, "confirmed", f"{binding.dgn_name} shows the requested state")
 
     def on_acknowledgment(self, message: DecodedMessage) -> None:
-        """Fail the pending command a device answers with a NAK (ACKNOWLEDGMENT, code not 0)."""
+        """End the command a device answers with a NAK as ``rejected`` (and stop its motor).
+
+        Only ACKNOWLEDGMENTs addressed to CoachIQ's source address on that interface count.
+        """
         signals = message.signals
-        code = signals.get("acknowledgment_code")
-        if code in (None, "ack", 0):
+        nak = nak_code(signals.get("acknowledgment_code"))
+        if nak is None:
             return
+        code, meaning = nak
         dgn = signals.get("dgn_acknowledged")
         instance = signals.get("instance")
-        for entity_id, pending in list(self._pending.items()):
-            entity = self.manager.get_entity(entity_id)
-            if entity is None or dgn not in pending.dgns:
+        destination = message.destination
+        for entity in self.manager.get_all_entities():
+            entity_id = entity.entity_id
+            pending = self._pending.get(entity_id)
+            motor = self.motors.get(entity_id)
+            if pending is None and motor is None:
                 continue
-            if instance not in (None, entity.instance, *entity.instances.values()):
+            if destination is not None and destination != self._source_of(entity):
                 continue
-            del self._pending[entity_id]
-            self._stop_motor(entity_id)
-            self._finish(pending, "failed", f"device 0x{message.source:02X} answered NAK: {code}")
+            if instance not in (None, 0xFF, entity.instance, *entity.instances.values()):
+                continue
+            dgns = pending.dgns if pending is not None else _dgns(motor.frames)  # type: ignore[union-attr]
+            if dgn not in dgns:
+                continue
+            detail = (
+                f"device 0x{message.source:02X} answered NAK {code} ({meaning}) to {dgn:05X}"
+                if isinstance(dgn, int)
+                else f"NAK {code} ({meaning})"
+            )
+            if motor is not None:
+                self.motors.end(entity_id, f"rejected by the device: {code} {meaning}")
+            if pending is not None:
+                del self._pending[entity_id]
+                self._finish(pending, "rejected", detail, code=code)
 
     def _on_timeout(self, entity_id: str, command_id: str) -> None:
         pending = self._pending.get(entity_id)
@@ -379,7 +603,9 @@ class EntityService:
             f"no status showing the requested state within {self.settings.command_timeout:g} s",
         )
 
-    def _finish(self, pending: _Pending, status: CommandStatus, detail: str) -> None:
+    def _finish(
+        self, pending: _Pending, status: CommandStatus, detail: str, *, code: int | None = None
+    ) -> None:
         if pending.timer is not None:
             pending.timer.cancel()
         result = CommandResult(
@@ -391,6 +617,7 @@ class EntityService:
             pending.requested_at,
             self._wall(),
             pending.client,
+            code,
         )
         self._last[pending.entity_id] = result
         self.commands.finished(result.to_dict())
@@ -404,230 +631,26 @@ class EntityService:
 
     def _on_removed(self, event: EntityRemoved) -> None:
         """An entity left the mapping: fail its pending command, stop its motor (sending the
-        stop frames), forget its last result."""
+        Stop frames), forget its last result."""
         entity_id = event.entity_id
         self._last.pop(entity_id, None)
         pending = self._pending.pop(entity_id, None)
         if pending is not None:
             self._finish(pending, "failed", "the entity was removed from the coach mapping")
-        motor = self._stop_motor(entity_id)
-        if motor is None or not motor.final:
-            return
-        task = asyncio.get_running_loop().create_task(
-            self._send_final(event, motor), name=f"entities-stop-removed-{entity_id}"
-        )
-        self._stopping.add(task)
-        task.add_done_callback(self._stopping.discard)
-
-    async def _send_final(self, event: EntityRemoved, motor: _Motor) -> None:
-        await asyncio.gather(motor.task, return_exceptions=True)
-        interface = self._interfaces.pop(event.entity_id, "house")
-        for arbitration_id, data in motor.final:
-            try:
-                await self._send(
-                    arbitration_id, data, interface=interface, entity_id=event.entity_id
-                )
-            except CANError as exc:
-                logger.warning("Stop of removed %s not sent: %s", event.entity_id, exc)
-
-    # --- motors ---------------------------------------------------------------------------------
-
-    async def _run_motor(
-        self,
-        entity: Entity,
-        frames: list[tuple[int, bytes]],
-        final: list[tuple[int, bytes]],
-        run: Repeat,
-    ) -> None:
-        """Run a motor for at most ``run.duration`` s (resending its command when the type
-        wants that), then send the stop frames.
-
-        A cancelled run sends nothing: whoever cancels it (a newer command, ``close``) decides
-        what goes on the bus next.
-        """
-        loop = asyncio.get_running_loop()
-        end = loop.time() + run.duration
-        while loop.time() + run.interval < end:
-            await asyncio.sleep(run.interval)
-            motor = self._motors.get(entity.entity_id)
-            if motor is not None and motor.confirmed and run.done(entity.state):
-                break  # end of travel: the device stopped by itself
-            if not run.resend:
-                continue
-            for arbitration_id, data in frames:
-                with contextlib.suppress(CommandTransportError):
-                    await self._transmit(entity, arbitration_id, data)
-        else:
-            await asyncio.sleep(max(0.0, end - loop.time()))
-        motor = self._motors.get(entity.entity_id)
-        if motor is not None and motor.task is asyncio.current_task():
-            del self._motors[entity.entity_id]
-        for arbitration_id, data in final:
-            with contextlib.suppress(CommandTransportError):
-                await self._transmit(entity, arbitration_id, data)
-
-    def _stop_motor(self, entity_id: str) -> _Motor | None:
-        motor = self._motors.pop(entity_id, None)
-        if motor is not None:
-            motor.task.cancel()
-        return motor
+        self.motors.end(entity_id, "the entity was removed from the coach mapping")
 
     async def close(self) -> None:
-        """Stop motors (sending their stop), cancel timers, unsubscribe. Safe to call twice."""
+        """Stop motors (sending their Stop), cancel timers, unsubscribe. Safe to call twice."""
         self._unsubscribe()
         self._unsubscribe_removal()
-        if self._stopping:
-            await asyncio.gather(*self._stopping, return_exceptions=True)
-        motors = [m for m in map(self._stop_motor, list(self._motors)) if m is not None]
-        if motors:
-            await asyncio.gather(*(m.task for m in motors), return_exceptions=True)
-        for motor in motors:
-            entity = self.manager.get_entity(motor.entity_id)
-            for arbitration_id, data in motor.final if entity is not None else ():
-                with contextlib.suppress(CommandTransportError):
-                    await self._transmit(entity, arbitration_id, data)  # type: ignore[arg-type]
+        await self.motors.close()
         for pending in self._pending.values():
             if pending.timer is not None:
                 pending.timer.cancel()
         self._pending.clear()
 
 
-class EntitiesFeature(Feature):
-    """The ``entities`` feature: loads the coach mapping, feeds the EntityManager from the bus
-    and owns the EntityService and the availability task."""
-
-    def __init__(self, name: str, context: FeatureContext, friendly_name: str | None = None):
-        super().__init__(name, context, friendly_name or "Coach model")
-        self._manager: EntityManager | None = None
-        self._service: EntityService | None = None
-        self._mapping_service: MappingService | None = None
-        self._identifier: DeviceIdentifier | None = None
-        self._unsubscribe: Callable[[], None] | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        """Load the mapping (a bad one fails the feature with file:line lines), subscribe."""
-        settings = self.settings
-        rvc = self.context.dependency("rvc").service  # pyright: ignore[reportAttributeAccessIssue]
-        can_service = self.context.dependency("can").service  # pyright: ignore[reportAttributeAccessIssue]
-        entities = settings.entities
-        simulated = self.context.feature_manager.is_enabled("simulator")
-        reason = unmapped_reason(settings, simulated=simulated)
-        spec = _spec_of(rvc, settings.rvc.spec_path)
-        if reason:
-            logger.warning("Coach model is empty: %s", reason)
-            mapping = empty_mapping(reason)
-        else:
-            mapping = load_coach_mapping(settings, spec)
-        self._manager = EntityManager(
-            mapping,
-            history_count=entities.history_count,
-            history_max_age=entities.history_max_age,
-            unmapped_limit=entities.unmapped_limit,
-            unknown_dgn_limit=entities.unknown_dgn_limit,
-        )
-        self._service = EntityService(
-            self._manager,
-            rvc.encode,
-            can_service.send_can_message,
-            entities,
-            source_address=can_service.source_address,
-        )
-        self._mapping_service = MappingService(settings, spec, self._manager, simulated=simulated)
-        self._identifier = DeviceIdentifier(
-            self._manager,
-            spec,
-            rvc.encode,
-            can_service.send_can_message,
-            source_address=can_service.source_address,
-        )
-        self._unsubscribe = can_service.add_listener(self._on_frame)
-        self._task = asyncio.create_task(self._check_availability(), name="entities-availability")
-        logger.info("Coach mapping %s: %d entities", mapping.path, len(mapping.entities))
-
-    def _on_frame(self, event: FrameEvent) -> None:
-        message = event.decoded
-        if event.direction != "rx" or not isinstance(message, DecodedMessage):
-            return
-        assert self._manager is not None and self._service is not None
-        self._manager.ingest(message, event.timestamp)
-        if message.dgn == ACKNOWLEDGMENT:
-            self._service.on_acknowledgment(message)
-
-    async def _check_availability(self) -> None:
-        interval = self.settings.entities.availability_check_interval
-        while True:
-            await asyncio.sleep(interval)
-            if self._manager is not None:
-                self._manager.check_availability()
-
-    async def stop(self) -> None:
-        """Unsubscribe, stop the availability task and the service. Safe to call twice."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        if self._identifier is not None:
-            await self._identifier.close()
-        if self._service is not None:
-            await self._service.close()
-
-    @property
-    def service(self) -> EntityService:
-        """The running EntityService."""
-        if self._service is None:
-            raise RuntimeError("the entities feature is not started")
-        return self._service
-
-    @property
-    def mapping_service(self) -> MappingService:
-        """The running MappingService (reload, edit, undo)."""
-        if self._mapping_service is None:
-            raise RuntimeError("the entities feature is not started")
-        return self._mapping_service
-
-    @property
-    def identifier(self) -> DeviceIdentifier:
-        """The running DeviceIdentifier (the wizard's "identify")."""
-        if self._identifier is None:
-            raise RuntimeError("the entities feature is not started")
-        return self._identifier
-
-    @property
-    def entity_manager(self) -> EntityManager:
-        """The running EntityManager."""
-        if self._manager is None:
-            raise RuntimeError("the entities feature is not started")
-        return self._manager
-
-    def check_health(self) -> FeatureHealth:
-        """Healthy with counts; degraded when no entity is available after a minute."""
-        if self._manager is None:
-            return FeatureHealth(HealthStatus.UNKNOWN, "not started")
-        entities = self._manager.get_all_entities()
-        available = sum(1 for e in entities if e.available)
-        details: dict[str, Any] = {
-            "entities": len(entities),
-            "available": available,
-            **self._manager.stats,
-        }
-        if self._service is not None:
-            log = self._service.commands
-            details["commands_kept"], details["commands_evicted"] = len(log), log.evicted
-        if entities and not available and self.context.app_state.uptime_seconds > 60:
-            return FeatureHealth(HealthStatus.DEGRADED, "no entity has reported", details)
-        return FeatureHealth(HealthStatus.HEALTHY, "", details)
-
-
-def _spec_of(rvc: Any, spec_path: Any) -> RVCSpec:
-    """The RVCService's loaded specification (its ``spec`` or ``config.spec``)."""
-    spec = getattr(rvc, "spec", None)
-    if isinstance(spec, RVCSpec):
-        return spec
-    config = getattr(rvc, "config", None)
-    if config is not None and isinstance(getattr(config, "spec", None), RVCSpec):
-        return config.spec
-    return load_config_data(spec_path).spec
+def _dgns(frames: list[tuple[int, bytes]]) -> frozenset[int]:
+    return frozenset(
+        (a >> 8) & 0x1FF00 if ((a >> 16) & 0xFF) < 0xF0 else (a >> 8) & 0x1FFFF for a, _ in frames
+    )

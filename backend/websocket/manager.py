@@ -54,9 +54,12 @@ class EntityServicePort(Protocol):
     """What the manager needs of the EntityService."""
 
     def execute_command(
-        self, entity_id: str, command: dict[str, Any], *, client: Any = None
+        self, entity_id: str, command: dict[str, Any], *, client: Any = None, owner: Any = None
     ) -> Any:
-        """Validate and send a command; returns CommandAccepted (maybe awaitable)."""
+        """Validate and send a command; returns CommandAccepted (maybe awaitable).
+
+        ``owner`` (``ws:<client id>``) ties a motion's hold lease to the connection.
+        """
         ...
 
     def add_command_listener(self, callback: Callable[[Any], None]) -> Unsubscribe:
@@ -245,6 +248,9 @@ class WebSocketManager:
             await client.run()
         finally:
             registry.pop(client.client_id, None)
+            closed = getattr(self.entity_service, "owner_closed", None)
+            if closed is not None and registry is self._entity_clients:
+                closed(_owner(client))  # the motion this connection held stops now
             if not self._sniffer_clients:
                 self._release_can()
             await client.shutdown()
@@ -444,7 +450,9 @@ class WebSocketManager:
                 if entity is not None:
                     security.authorize(principal, entity, body, peer)
                 peer = security.command_client(principal, peer)
-            accepted = self.entity_service.execute_command(entity_id, body, client=peer)
+            accepted = self.entity_service.execute_command(
+                entity_id, body, client=peer, owner=_owner(client)
+            )
             if inspect.isawaitable(accepted):
                 accepted = await accepted
         except asyncio.CancelledError:
@@ -542,3 +550,8 @@ class WebSocketFeature(Feature):
         stats = self.service.stats()
         stats.pop("clients")
         return FeatureHealth(HealthStatus.HEALTHY, details=stats)
+
+
+def _owner(client: Any) -> str:
+    """The lease owner name of a WebSocket connection."""
+    return f"ws:{client.client_id}"

@@ -112,7 +112,7 @@ def _error_code(exc: Exception) -> tuple[str, int]:
     if isinstance(exc, EntityUnavailableError):
         return "entity_unavailable", 409
     if isinstance(exc, EntityError):
-        return "command_failed", exc.status_code
+        return getattr(exc, "code", "command_failed"), exc.status_code
     if isinstance(exc, TransmitQueueFullError):
         return "transmit_queue_full", 503
     if isinstance(exc, CANError):

@@ -106,7 +106,12 @@ class FakeEntityService:
         self._ids = itertools.count(1)
 
     async def execute_command(
-        self, entity_id: str, command: dict[str, Any], *, client: str | None = None
+        self,
+        entity_id: str,
+        command: dict[str, Any],
+        *,
+        client: str | None = None,
+        owner: str | None = None,
     ) -> dict[str, Any]:
         if entity_id in self.reject:
             raise self.reject[entity_id]

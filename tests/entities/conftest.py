@@ -91,6 +91,7 @@ class Sent:
         *,
         interface: str | None = None,
         entity_id: str | None = None,
+        priority: bool = False,
     ) -> None:
         dgn = (arbitration_id >> 8) & 0x1FFFF
         self.frames.append((f"{dgn:05X}", arbitration_id & 0xFF, data.hex(" ").upper(), interface))

@@ -72,9 +72,10 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], list[tuple[str, str]]]] =
     ("awning.patio", {}, {"command": "extend"}, [("1FEF2", "01 FF 01 FF FF FF FF FF")]),
     ("awning.patio", {}, {"command": "stop"}, [("1FEF2", "01 FF 00 FF FF FF FF FF")]),
     ("slide.living", {}, {"command": "retract"}, [("1FFE7", "01 FF 02 FF FF FF FF FF")]),
-    # dimmer pair: 0x04 Stop the other output, 0x01 ON (duration 20 s = 0x14) this one
+    # dimmer pair: 0x04 Stop the other output, 0x01 ON this one; a slide is held (hold-to-run),
+    # so ON lasts 1 s (byte 4 = 0x01) and is repeated while the lease lives
     ("slide.bedroom", {}, {"command": "extend"},
-     [("1FEDB", "15 FF FF 04 00 FC FF FF"), ("1FEDB", "14 FF C8 01 14 FC FF FF")]),
+     [("1FEDB", "15 FF FF 04 00 FC FF FF"), ("1FEDB", "14 FF C8 01 01 FC FF FF")]),
     ("slide.bedroom", {}, {"command": "stop"},
      [("1FEDB", "14 FF FF 04 00 FC FF FF"), ("1FEDB", "15 FF FF 04 00 FC FF FF")]),
     # WINDOW_SHADE_CONTROL_COMMAND (6.39.3): 0x81 forward, 0x41 reverse, 20 s; 0x04 stop;

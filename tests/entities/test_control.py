@@ -12,6 +12,7 @@ from backend.core.entity_errors import (
     EntityUnavailableError,
 )
 from backend.core.entity_manager import EntityManager
+from backend.safety.errors import MotionRefusedError
 from backend.services.entity_service import CommandResult, EntityService
 from tests.entities.conftest import Feed, Sent, make_available
 
@@ -72,17 +73,21 @@ async def test_generator_start_confirmed_by_preheat(
     assert [r.status for r in results] == ["confirmed"]
 
 
-async def test_nak_fails_the_command(
+async def test_nak_rejects_the_command(
     rvc, service: tuple[EntityService, Sent], feed: Feed, results: list[CommandResult]
 ) -> None:
     svc, _ = service
     feed(0x19FEF95A, "01 FF FF FF FF FF FF FF")  # THERMOSTAT_COMMAND_1 is not status: ignored
     feed(0x19FFE258, "01 C0 64 A0 24 20 25 FF")  # thermostat front, mode off
     await svc.execute_command("thermostat.front", {"command": "set_mode", "mode": "heat"})
+    # The same NAK addressed to another node (0x80) is not CoachIQ's business.
+    svc.on_acknowledgment(rvc.decode(0x18E88058, bytes.fromhex("0301FFFF80F9FE01")))
+    assert results == []
     # ACKNOWLEDGMENT to 0xF9 from 0x58: code 3 (conditions do not allow), instance 1, DGN 1FEF9
     svc.on_acknowledgment(rvc.decode(0x18E8F958, bytes.fromhex("0301FFFF58F9FE01")))
-    assert [r.status for r in results] == ["failed"]
-    assert "NAK" in results[0].detail
+    assert [(r.status, r.code) for r in results] == [("rejected", 3)]
+    assert "NAK 3 (conditions do not allow)" in results[0].detail
+    assert svc.last_command_result("thermostat.front")["code"] == 3
 
 
 async def test_newer_command_supersedes(
@@ -128,7 +133,10 @@ async def test_stop_is_always_accepted(service: tuple[EntityService, Sent]) -> N
     assert sent.data == ["01 FF 00 FF FF FF FF FF"]
 
 
-async def test_native_motor_repeats_then_stops(rvc, manager: EntityManager, feed: Feed) -> None:
+async def test_native_motor_runs_while_held_then_stops(
+    rvc, manager: EntityManager, feed: Feed
+) -> None:
+    """Hold-to-run: renewed every 150 ms the motor repeats every 100 ms up to the 1 s cap."""
     from backend.core.config import EntitiesSettings
 
     sent = Sent()
@@ -141,12 +149,59 @@ async def test_native_motor_repeats_then_stops(rvc, manager: EntityManager, feed
     )
     try:
         feed(0x19FEF382, "01 00 00 FF FF FF FF FF")  # awning stopped, retracted
-        await svc.execute_command("awning.patio", {"command": "extend"})
-        await asyncio.sleep(1.3)
+        first = await svc.execute_command("awning.patio", {"command": "extend"}, owner="t")
+        refused = []
+        for _ in range(9):  # 1.35 s of renewals: past the 1 s cap
+            await asyncio.sleep(0.15)
+            try:
+                renewed = await svc.execute_command(
+                    "awning.patio", {"command": "extend"}, owner="t"
+                )
+            except MotionRefusedError as exc:  # held past the cap: not started again
+                refused.append(exc.message)
+                continue
+            assert renewed.command_id == first.command_id  # a renewal, not a new command
+        assert refused and "ran for the maximum 1 s" in refused[0]
+        await asyncio.sleep(0.3)
         extend, stop = "01 FF 01 FF FF FF FF FF", "01 FF 00 FF FF FF FF FF"
         assert sent.data[0] == extend
-        assert 6 <= sent.data.count(extend) <= 11  # every 100 ms for at most 1 s
-        assert sent.data[-1] == stop  # then stopped, so it never runs on
+        capped = sent.data.index(stop)
+        assert 7 <= sent.data[:capped].count(extend) <= 11  # every 100 ms for at most 1 s
+        assert sent.data[-1] == stop  # the cap stopped it even though it was held
+    finally:
+        await svc.close()
+
+
+async def test_native_motor_without_renewal_stops_after_hold_timeout(
+    rvc, manager: EntityManager, feed: Feed
+) -> None:
+    """One ``extend`` and nothing more: Stop after the 400 ms hold timeout, no extend after."""
+    sent = Sent()
+    svc = EntityService(manager, rvc.encoder.encode, sent, source_address=0xF9)
+    try:
+        feed(0x19FEF382, "01 00 00 FF FF FF FF FF")
+        await svc.execute_command("awning.patio", {"command": "extend"})
+        await asyncio.sleep(0.6)
+        extend, stop = "01 FF 01 FF FF FF FF FF", "01 FF 00 FF FF FF FF FF"
+        assert sent.data[-1] == stop
+        assert 2 <= sent.data.count(extend) <= 5  # 0, 100, 200, 300 (and 400) ms
+        assert svc.motors.ended[-1]["ended"] == "hold lapsed (not renewed)"
+    finally:
+        await svc.close()
+
+
+async def test_owner_closed_stops_its_motion(rvc, manager: EntityManager, feed: Feed) -> None:
+    sent = Sent()
+    svc = EntityService(manager, rvc.encoder.encode, sent, source_address=0xF9)
+    try:
+        feed(0x19FFE854, "01 00 00 FF FF FF FF FF")
+        await svc.execute_command("slide.living", {"command": "extend"}, owner="mqtt:7")
+        await asyncio.sleep(0.05)
+        assert svc.owner_closed("mqtt:other") == []
+        assert svc.owner_closed("mqtt:7") == ["slide.living"]
+        await asyncio.sleep(0.05)
+        assert sent.data[-1] == "01 FF 00 FF FF FF FF FF"
+        assert svc.motors.get("slide.living") is None
     finally:
         await svc.close()
 

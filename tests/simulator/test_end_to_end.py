@@ -118,5 +118,5 @@ def test_every_device_available_every_command_confirmed_and_a_nak(client: TestCl
         return last if last and last.get("command_id") == command_id else None
 
     outcome = _wait(nak_result, 3.0)
-    assert outcome and outcome["status"] == "failed", outcome
-    assert "command_parameters_out_of_range" in str(outcome)
+    assert outcome and outcome["status"] == "rejected", outcome
+    assert outcome["code"] == 5 and "NAK 5 (out of range)" in outcome["detail"]

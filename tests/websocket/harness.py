@@ -195,7 +195,9 @@ class FakeEntityService:
         self.calls: list[tuple[str, dict, Any]] = []
         self.listeners: list[Callable[[Any], None]] = []
 
-    async def execute_command(self, entity_id: str, command: dict, *, client: Any = None) -> dict:
+    async def execute_command(
+        self, entity_id: str, command: dict, *, client: Any = None, owner: Any = None
+    ) -> dict:
         if entity_id not in self.manager.entities:
             raise EntityNotFoundError(entity_id)
         if command.get("command") != "set":

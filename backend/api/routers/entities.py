@@ -41,8 +41,10 @@ _NOT_FOUND = error_responses(s404="No such entity.")
 _ERRORS = error_responses(
     s403="The caller's role or motion grant does not allow this command.",
     s404="No such entity.",
-    s409="The entity is unavailable (has not reported within its gap).",
+    s409="The entity is unavailable (has not reported within its gap), or a motion is refused "
+    "by the coach-is-moving interlock or a device's lockout (`reason` names it).",
     s422="Unsupported command or value out of range; `allowed` lists what is allowed.",
+    s429="Too many commands from this client (Stop and motion renewals are never limited).",
     s503="The command could not be queued on the CAN interface, or the entities feature is "
     "not running.",
 )
@@ -52,6 +54,9 @@ def _problem(exc: EntityError) -> JSONResponse:
     extra: dict[str, Any] = {}
     if "allowed" in exc.details:
         extra["allowed"] = exc.details["allowed"]
+    for key in ("reason", "lockouts", "interlock"):  # motion refusals (backend.safety)
+        if key in exc.details:
+            extra[key] = exc.details[key]
     field = exc.details.get("argument")
     if field is None and exc.status_code == 422:
         field = "command"

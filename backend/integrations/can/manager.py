@@ -71,6 +71,7 @@ class InterfaceState(StrEnum):
 
 # States in which a frame to send is queued (see BusInterface.enqueue).
 _ACCEPTING = frozenset({InterfaceState.UP, InterfaceState.CONNECTING})
+_ACCEPTING_PRIORITY = _ACCEPTING | {InterfaceState.RECONNECTING}
 
 
 @dataclass(slots=True)
@@ -82,6 +83,7 @@ class InterfaceCounters:
     errors: int = 0
     rx_dropped: int = 0
     tx_dropped: int = 0
+    tx_priority: int = 0  # frames sent from the priority (Stop) lane
     echo_suppressed: int = 0
     reconnects: int = 0
     standard_skipped: int = 0  # 11-bit frames: not RV-C, never decoded
@@ -236,6 +238,7 @@ class BusInterface:
         rx_window: float = RX_WINDOW,
         rx_socket_buffer: int = RX_SOCKET_BUFFER,
         tx_queue_size: int = 256,
+        tx_priority_size: int = 64,
         tx_max_age: float = 5.0,
         backoff_initial: float = 1.0,
         backoff_max: float = 30.0,
@@ -264,7 +267,11 @@ class BusInterface:
         self._expect_echo = expect_echo
         self._echo: dict[tuple[int, bytes], int] = {}
         self._echo_times: deque[tuple[float, tuple[int, bytes]]] = deque(maxlen=tx_queue_size * 4)
-        self._tx_queue: asyncio.Queue[tuple[can.Message, float, Any]] = asyncio.Queue(tx_queue_size)
+        self._tx_queue: deque[tuple[can.Message, float, Any]] = deque()
+        # The priority lane: Stop frames of motion loads never wait behind other traffic.
+        self.tx_priority_size = tx_priority_size
+        self._tx_priority: deque[tuple[can.Message, float, Any]] = deque()
+        self._tx_ready = asyncio.Event()
         self._bus: can.BusABC | None = None
         self._last_replay: dict[str, Any] | None = None
         self.rx_socket_buffer: int | None = None  # bytes the kernel granted, for diagnostics
@@ -312,7 +319,7 @@ class BusInterface:
     @property
     def tx_queue_length(self) -> int:
         """Frames waiting to be sent."""
-        return self._tx_queue.qsize()
+        return len(self._tx_queue) + len(self._tx_priority)
 
     @property
     def rx_queue_length(self) -> int:
@@ -470,7 +477,7 @@ class BusInterface:
 
     # --- transmission ------------------------------------------------------------------------
 
-    def enqueue(self, msg: can.Message, tag: Any = None) -> None:
+    def enqueue(self, msg: can.Message, tag: Any = None, *, priority: bool = False) -> None:
         """Queue a frame for the writer; ``tag`` comes back with the frame once sent.
 
         Accepted while the interface is ``up`` or making its first connection (``connecting``:
@@ -480,31 +487,59 @@ class BusInterface:
         the frame expire unseen seconds later (a reconnection can take up to 30 s). Frames queued
         before the interface went down stay queued and go out when it is back, if still fresh.
 
+        ``priority`` frames (a motion load's Stop) go in a lane of their own of
+        ``tx_priority_size`` frames that the writer empties before any other frame, so a queue
+        full of other traffic never holds a Stop back; they are accepted while the interface
+        reconnects and never expire (a late Stop is still a Stop).
+
         Raises:
             ReadOnlyInterfaceError: the interface is a replay.
             InterfaceUnavailableError: the interface is reconnecting, failed or stopped (the
-                message names the state and the last error).
-            TransmitQueueFullError: the queue holds ``tx_queue_size`` frames already.
+                message names the state and the last error); for priority frames only when
+                failed or stopped.
+            TransmitQueueFullError: the queue (or the priority lane) is full.
         """
         if self.read_only:
             raise ReadOnlyInterfaceError(self.name)
-        if self.state not in _ACCEPTING:
+        accepting = _ACCEPTING_PRIORITY if priority else _ACCEPTING
+        if self.state not in accepting:
             raise InterfaceUnavailableError(self.name, self.state.value, self.last_error)
-        try:
-            self._tx_queue.put_nowait((msg, time.monotonic(), tag))
-        except asyncio.QueueFull:
+        lane, size = (
+            (self._tx_priority, self.tx_priority_size)
+            if priority
+            else (self._tx_queue, self.tx_queue_size)
+        )
+        if len(lane) >= size:
             self.counters.tx_dropped += 1
-            raise TransmitQueueFullError(self.name, self.tx_queue_size) from None
+            raise TransmitQueueFullError(self.name, size)
+        lane.append((msg, time.monotonic(), tag))
+        self._tx_ready.set()
+
+    def _next_frame(self) -> tuple[can.Message, float, Any, bool] | None:
+        if self._tx_priority:
+            return (*self._tx_priority.popleft(), True)
+        if self._tx_queue:
+            return (*self._tx_queue.popleft(), False)
+        return None
 
     async def _write(self) -> None:
-        queue = self._tx_queue
+        ready = self._tx_ready
         while True:
-            msg, queued_at, tag = await queue.get()
-            if time.monotonic() - queued_at > self._tx_max_age:
+            item = self._next_frame()
+            if item is None:
+                ready.clear()
+                await ready.wait()
+                continue
+            msg, queued_at, tag, priority = item
+            if not priority and time.monotonic() - queued_at > self._tx_max_age:
                 self.counters.tx_dropped += 1  # stale: the interface was down too long
                 continue
             bus = self._bus
             if bus is None:
+                if priority:
+                    self._tx_priority.appendleft((msg, queued_at, tag))
+                    await asyncio.sleep(0.05)
+                    continue
                 self.counters.tx_dropped += 1
                 continue
             if self._expect_echo:
@@ -513,10 +548,15 @@ class BusInterface:
             try:
                 await asyncio.to_thread(bus.send, msg, 1.0)
             except (can.CanError, OSError) as exc:
-                self.counters.tx_dropped += 1
+                if priority:
+                    self._tx_priority.appendleft((msg, queued_at, tag))  # retried once back
+                else:
+                    self.counters.tx_dropped += 1
                 self._fail(exc, "send")
                 return
             self.counters.tx += 1
+            if priority:
+                self.counters.tx_priority += 1
             try:
                 self._sink(self, msg, "tx", tag)
             except Exception:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
-from backend.services.simulator import climate, lighting, motion, power
+from backend.services.simulator import chassis, climate, lighting, motion, power
 from backend.services.simulator.model import DeviceModel, DeviceSpec, World
 
 MODELS: tuple[type[DeviceModel], ...] = (
@@ -36,6 +36,7 @@ MODELS: tuple[type[DeviceModel], ...] = (
     motion.ShadeModel,
     motion.DoorLockModel,
     power.AcPointModel,
+    chassis.ChassisModel,
 )
 
 # Entity type -> model, for entities whose DGNs do not decide it.
@@ -69,6 +70,7 @@ BY_TYPE: dict[str, type[DeviceModel]] = {
     "slide": motion.SlideModel,
     "window_shade": motion.ShadeModel,
     "shade": motion.ShadeModel,
+    "chassis": chassis.ChassisModel,
 }
 
 

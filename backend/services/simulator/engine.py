@@ -35,6 +35,7 @@ from backend.integrations.rvc.decoder import Decoder
 from backend.integrations.rvc.encoder import Encoder
 from backend.integrations.rvc.errors import EncodeError
 from backend.integrations.rvc.spec import DgnDefinition, RVCSpec
+from backend.services.simulator.chassis import ChassisModel
 from backend.services.simulator.coach import build_models
 from backend.services.simulator.faults import FaultModel
 from backend.services.simulator.interlock import InterlockGate
@@ -184,6 +185,29 @@ class SimulatedCoach:
         self._wake_pending = threading.Event()
         self._faults: list[FaultModel] = []
         self.interlock = InterlockGate()
+
+    # -- the chassis ----------------------------------------------------------------------
+
+    def chassis(self) -> ChassisModel | None:
+        """The simulated chassis (None when the mapping says the chassis does not report)."""
+        for model in self.models:
+            if isinstance(model, ChassisModel):
+                return model
+        return None
+
+    def set_chassis(self, *, park_brake: str | None = None, speed_kph: float | None = None):
+        """Set the park brake and/or speed; CHASSIS_MOBILITY_STATUS goes out at once.
+
+        Raises:
+            LookupError: this coach has no simulated chassis.
+        """
+        chassis = self.chassis()
+        if chassis is None:
+            raise LookupError("this coach's mapping says its chassis does not report")
+        chassis.set(park_brake=park_brake, speed_kph=speed_kph)
+        now = time.monotonic()
+        self._check_changes(now, self.models, commanded=True)
+        return chassis.state()
 
     # -- building -------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from backend.core.coach_mapping import DEFAULT_MAPPING_PATH, CoachMapping, load_mapping
 from backend.core.entity_model import Entity
 from backend.integrations.rvc.spec import RVCSpec
+from backend.services.simulator.chassis import chassis_device
 from backend.services.simulator.model import DeviceSpec
 
 __all__ = ["DEFAULT_MAPPING_PATH", "devices_from_mapping", "read_mapping_devices"]
@@ -44,8 +45,11 @@ def devices_from_mapping(mapping: CoachMapping) -> list[DeviceSpec]:
     """One device per entity (two for a ``dimmer_pair``: one dimmer output per direction).
 
     A device broadcasts the status DGNs its entity is bound to and accepts its command DGN.
+    The chassis (CHASSIS_MOBILITY_STATUS) is added unless the mapping says it is absent.
     """
     devices: list[DeviceSpec] = []
+    if mapping.chassis.get("mobility_status") != "absent":
+        devices.append(chassis_device())
     for entity in mapping.entities:
         if entity.control.roles:
             for role in entity.control.roles:

@@ -19,6 +19,7 @@ NAK = 1
 CONDITIONS_DO_NOT_ALLOW = 3
 BAD_FORMAT = 4
 OUT_OF_RANGE = 5
+OVERRIDDEN_BY_USER = 8
 
 Signals = dict[str, Any]
 
@@ -69,6 +70,14 @@ class World:
     combustion: dict[str, bool] = field(default_factory=dict)  # burners drawing LPG
     zone_temps: dict[int, float] = field(default_factory=dict)
     house_soc: float = 85.0
+    park_brake_engaged: bool = True  # the chassis (CHASSIS_MOBILITY_STATUS)
+    speed_kph: float = 0.0
+    ignition_on: bool = False
+
+    @property
+    def parked(self) -> bool:
+        """True while the park brake is set and the coach stands still."""
+        return self.park_brake_engaged and self.speed_kph <= 0.0
 
     @property
     def ac_available(self) -> bool:

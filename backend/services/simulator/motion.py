@@ -1,5 +1,12 @@
 """Motors: awnings, slides and window shades run until their end of travel, their commanded
-duration or a stop."""
+duration or a stop.
+
+Slides and awnings moved by direction (a manual move) keep moving only while the commander
+repeats the command (every 100 ms, spec 3.2.4.5): without a repeat for ``REPEAT_TIMEOUT`` they
+stop, "in the safest manner possible". They announce their lockouts in their status (park brake,
+ignition, low voltage, user lock) and answer NAK 3 (conditions do not allow) to a move a lockout
+forbids, and NAK 8 (overridden by user) while a person holds their local switch (``override``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ from typing import Any
 from backend.services.simulator.model import (
     CONDITIONS_DO_NOT_ALLOW,
     OUT_OF_RANGE,
+    OVERRIDDEN_BY_USER,
     DeviceModel,
     Signals,
     label_ok,
@@ -16,12 +24,15 @@ from backend.services.simulator.model import (
 )
 
 MAX_RUN_S = 240.0
+REPEAT_TIMEOUT = 0.5  # a manual move stops this long after the last repeated command
+LOW_VOLTAGE_SOC = 10.0  # house battery state of charge below which motors are locked out
 
 
 class _Travel(DeviceModel):
     """A motor with a position in % (0 retracted, 100 extended) and a speed in %/s."""
 
     speed = 5.0
+    travel_lockouts = False  # slides and awnings: locked out while the coach is not parked
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -30,18 +41,55 @@ class _Travel(DeviceModel):
         self.goal = 0.0
         self.stop_at: float | None = None
         self.amps = float(self.spec.options.get("amps", 8.0))
+        self.repeat_until: float | None = None  # a manual move needs repeats until then
+        self.override = False  # a person holds the device's local switch
+        self.repeats_missed = 0
+
+    def held_move(self, direction: int, now: float) -> None:
+        """A manual move: continue (or start) it; it stops without a repeat in time."""
+        if direction != self.motion:
+            self.move(direction, now)
+        self.repeat_until = now + REPEAT_TIMEOUT
 
     def move(self, direction: int, now: float, goal: float | None = None, run: float = 0) -> None:
         """Start (1 extend, 2 retract) or stop (0)."""
         self.motion = direction
+        self.repeat_until = None
         if direction == 0:
             self.stop_at = None
             return
         self.goal = goal if goal is not None else (100.0 if direction == 1 else 0.0)
         self.stop_at = now + (run if 0 < run <= MAX_RUN_S else MAX_RUN_S)
 
+    def lockouts(self) -> list[str]:
+        """Lockouts in force (the status signal names that say "will not move")."""
+        world = self.world
+        out: list[str] = []
+        if not self.travel_lockouts:
+            return out
+        if not world.parked:
+            out.append("park_brake")
+        if world.ignition_on:
+            out.append("ignition_key")
+        if world.house_soc < LOW_VOLTAGE_SOC:
+            out.append("low_voltage")
+        return out
+
+    def refuse(self) -> int | None:
+        """The NAK a move gets now (overridden by user, conditions do not allow), or None."""
+        if self.override:
+            return OVERRIDDEN_BY_USER
+        if self.lockouts():
+            return CONDITIONS_DO_NOT_ALLOW
+        return None
+
     def tick(self, now: float, dt: float) -> None:
-        """Travel; stop at the goal, an end or the end of the run."""
+        """Travel; stop at the goal, an end, the end of the run, or when repeats stop."""
+        if self.motion and self.repeat_until is not None and now > self.repeat_until:
+            self.repeats_missed += 1
+            self.move(0, now)
+        if self.motion and self.lockouts():
+            self.move(0, now)  # a lockout stops a running motor
         if self.motion:
             step = self.speed * dt * (1 if self.motion == 1 else -1)
             pos = self.position + step
@@ -62,6 +110,7 @@ class AwningModel(_Travel):
     node_kind = "motion"
     product = "SimShade Awning"
     speed = 8.0
+    travel_lockouts = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -80,14 +129,23 @@ class AwningModel(_Travel):
             return OUT_OF_RANGE
         if light is not None:
             self.light = light.endswith("_on")
-        if direction is not None:
-            self.move(("stop", "extend", "retract").index(direction), now)
+        moving = direction in ("extend", "retract") or (
+            direction is None and goal is not None and goal != self.position
+        )
+        if moving and (code := self.refuse()) is not None:
+            self.move(0, now)
+            return code
+        if direction == "stop":
+            self.move(0, now)
+        elif direction is not None:
+            self.held_move(("stop", "extend", "retract").index(direction), now)
         elif goal is not None and goal != self.position:
-            self.move(1 if goal > self.position else 2, now, goal=float(goal))
+            self.move(1 if goal > self.position else 2, now, goal=float(goal))  # runs by itself
         return None
 
     def status(self, dgn: str) -> Signals:
         """AWNING_STATUS."""
+        locks = self.lockouts()
         return {
             "motion": ("no_motion", "extending", "retracting")[self.motion],
             "position": round(self.position * 2) / 2,
@@ -97,9 +155,21 @@ class AwningModel(_Travel):
             "unlock_status": "awning_is_unlocked_and_ready_to_move",
             "user_lock_status": "user_lock_is_not_activated",
             "brake_status": "all_motor_brakes_are_not_locked",
-            "parked_status": "awning_may_move",
-            "ignition_key": "awning_may_move",
-            "low_voltage": "awning_may_move",
+            "parked_status": (
+                "awning_will_not_move_because_of_parked_status"
+                if "park_brake" in locks
+                else "awning_may_move"
+            ),
+            "ignition_key": (
+                "awning_will_not_move_because_of_ignition_status"
+                if "ignition_key" in locks
+                else "awning_may_move"
+            ),
+            "low_voltage": (
+                "awning_will_not_move_because_of_low_voltage_status"
+                if "low_voltage" in locks
+                else "awning_may_move"
+            ),
             "generic_lock": "awning_may_move",
             "awning_light": (
                 "integrated_awning_light_on" if self.light else "integrated_awning_light_off"
@@ -115,6 +185,7 @@ class SlideModel(_Travel):
     node_kind = "motion"
     product = "SimSlide 2"
     speed = 4.0
+    travel_lockouts = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -132,15 +203,24 @@ class SlideModel(_Travel):
         if lock is not None:
             self.user_lock = lock == "set_user_lock"
         if direction in ("extend", "retract"):
-            if self.user_lock:
-                return CONDITIONS_DO_NOT_ALLOW
-            self.move(allowed.index(direction), now)
+            code = CONDITIONS_DO_NOT_ALLOW if self.user_lock else self.refuse()
+            if code is not None:
+                self.move(0, now)
+                return code
+            self.held_move(allowed.index(direction), now)
         elif direction == "stop":
             self.move(0, now)
         return None
 
     def status(self, dgn: str) -> Signals:
         """SLIDE_STATUS."""
+        locks = self.lockouts()
+
+        def bit(name: str, reason: str) -> str:
+            return (
+                f"slide_shall_not_move_because_of_{reason}" if name in locks else "slide_may_move"
+            )
+
         return {
             "motion": ("no_motion", "extending", "retracting")[self.motion],
             "position": round(self.position * 2) / 2,
@@ -150,11 +230,11 @@ class SlideModel(_Travel):
                 "user_lock_is_activated" if self.user_lock else "user_lock_is_not_activated"
             ),
             "brake_status": "all_motor_brake_are_not_locked",
-            "park_brake": "slide_may_move",
+            "park_brake": bit("park_brake", "park_brake_status"),
             "leveling_jacks": "slide_may_move",
-            "ignition_key": "slide_may_move",
+            "ignition_key": bit("ignition_key", "ignition_status"),
             "air_seal": "slide_may_move",
-            "low_voltage": "slide_may_move",
+            "low_voltage": bit("low_voltage", "low_voltage_status"),
         }
 
 
