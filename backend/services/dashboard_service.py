@@ -54,6 +54,9 @@ class BulkRequestError(DashboardError):
     """A bulk request that names no entities, or an unknown action."""
 
 
+MOTION_ALERT = "motion:coach_moving_with_load_out"
+
+
 class DashboardService:
     """Summary, alerts, activity feed and bulk actions over the entity and CAN layers.
 
@@ -111,6 +114,8 @@ class DashboardService:
         self._subscribe(self._entities, "add_change_listener", self._on_entity_change)
         self._subscribe(self._entity_service, "add_command_listener", self._on_command)
         self._subscribe(self._can, "add_listener", self._on_frame)
+        gate = getattr(self._entity_service, "gate", None)
+        self._subscribe(gate, "add_alert_listener", self._on_motion_alert)
         self.reconcile()
         self._task = asyncio.create_task(self._periodic(), name="dashboard-periodic")
 
@@ -263,6 +268,13 @@ class DashboardService:
             self._clear(alert_id)
         for alert in wanted.values():
             self._raise(alert)
+
+    def _on_motion_alert(self, alert: dict[str, Any]) -> None:
+        """The coach moves with a motion load out (critical), or that alert cleared."""
+        if alert.get("active"):
+            self._raise(Alert(MOTION_ALERT, "motion", "critical", str(alert.get("message"))))
+        else:
+            self._clear(MOTION_ALERT)
 
     def _raise(self, alert: Alert) -> None:
         current = self._alerts.get(alert.alert_id)

@@ -132,6 +132,9 @@ class WebSocketManager:
             self._unsubscribe.append(
                 self.entity_service.add_command_listener(self.on_command_result)
             )
+            gate = getattr(self.entity_service, "gate", None)
+            if gate is not None:
+                self._unsubscribe.append(gate.add_alert_listener(self.on_motion_alert))
         self._supervisor = asyncio.create_task(self._supervise(), name="ws-supervisor")
 
     async def stop(self) -> None:
@@ -347,6 +350,12 @@ class WebSocketManager:
                 continue
             if text is None:
                 text = messages.encode(payload)
+            client.reply(text)
+
+    def on_motion_alert(self, alert: dict[str, Any]) -> None:
+        """A motion alert (coach moving with a load out, or its clearing): to every client."""
+        text = messages.encode(alert)
+        for client in self._entity_clients.values():
             client.reply(text)
 
     # --- sniffer fan-out -------------------------------------------------------------------------
