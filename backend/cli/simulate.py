@@ -26,6 +26,9 @@ BusOptionsOpt = Annotated[
 ]
 
 
+MOVING_KPH = 88.0
+
+
 def _settings() -> Any:
     from backend.core.config import ConfigError, load_settings
 
@@ -96,6 +99,13 @@ def simulate(
             help="With --load: probe frames per second among the load, carrying their send time.",
         ),
     ] = 0.0,
+    moving: Annotated[
+        bool,
+        typer.Option(
+            "--moving",
+            help="The simulated chassis drives: park brake released, 88 km/h (motion refused).",
+        ),
+    ] = False,
 ) -> None:
     """Run the simulated coach (or, with --load N, the load generator) as its own process."""
     bustype_, channels, options, settings = _bus_args(bustype, channel, bus_options)
@@ -116,8 +126,14 @@ def simulate(
             typer.echo(f"coach mapping error: {line}", err=True)
         raise typer.Exit(2) from None
 
+    if moving and coach.chassis_spec_absent():
+        typer.echo("--moving: this coach's mapping says its chassis does not report", err=True)
+        raise typer.Exit(2)
+
     async def run() -> None:
         await coach.start()
+        if moving:
+            coach.set_chassis(park_brake="released", speed_kph=MOVING_KPH)
         typer.echo(
             f"simulating {len(coach.models)} devices on {len(coach.nodes)} nodes "
             f"({bustype_} {','.join(channels)}); Ctrl-C stops",

@@ -9,6 +9,9 @@ HistoryWriter to entity changes and command results, and registers two hooks on 
 - ``override_store(entity_id, name, area, hidden)`` -> awaitable, called after an override is
   applied so that it survives a restart (None leaves a field as stored).
 
+It also sets the EntityService's ``motion_audit``: a motion command is written to the audit (and
+committed) before its first frame goes out; other commands stay batched by the HistoryWriter.
+
 Hooks are registered through ``set_history_provider``/``set_override_store`` when the manager
 has them, else through attributes of those names; the bridge removes them on detach.
 """
@@ -19,7 +22,12 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from backend.services.repositories import EntityStateRepository, OverrideRepository
+from backend.services.repositories import (
+    AuditEntry,
+    AuditRepository,
+    EntityStateRepository,
+    OverrideRepository,
+)
 
 if TYPE_CHECKING:
     from backend.services.persistence_service import PersistenceService
@@ -80,6 +88,8 @@ class EntityBridge:
             logger.warning("EntityService has no add_command_listener; commands are not audited")
         self._register("history_provider", self.history)
         self._register("override_store", self.store_override)
+        if self.entity_service is not None and hasattr(self.entity_service, "motion_audit"):
+            self.entity_service.motion_audit = self.write_motion_audit
         logger.info(
             "Restored %d entity states and %d overrides", self.restored, self.overrides_applied
         )
@@ -101,6 +111,8 @@ class EntityBridge:
         for undo in unsubscribe:
             if callable(undo):
                 undo()
+        if getattr(self.entity_service, "motion_audit", None) == self.write_motion_audit:
+            self.entity_service.motion_audit = None  # type: ignore[union-attr]
         hooks, self._hooks = self._hooks, []
         for name in hooks:
             setter = getattr(self.manager, f"set_{name}", None)
@@ -140,3 +152,17 @@ class EntityBridge:
     ) -> None:
         """Keep an override the EntityManager just applied."""
         await self.service.save_override(entity_id, name=name, area=area, hidden=hidden)
+
+    async def write_motion_audit(self, entry: dict[str, Any]) -> None:
+        """Write one motion command's audit row and commit it (before its first frame)."""
+        row = AuditEntry(
+            entity_id=str(entry["entity_id"]),
+            command=dict(entry["command"]),
+            status=str(entry["status"]),
+            requested_at=float(entry["requested_at"]),
+            command_id=entry.get("command_id"),
+            detail=entry.get("detail"),
+            client=entry.get("client"),
+        )
+        async with self.service.database.get_session() as session:
+            await AuditRepository(session).add_many([row])

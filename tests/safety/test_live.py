@@ -277,3 +277,35 @@ async def test_moving_chassis_from_another_process_refuses_slide_and_awning() ->
             if peer.returncode is None:
                 peer.kill()
                 await peer.wait()
+
+
+async def test_coachiq_simulate_moving_in_another_process_refuses_motion() -> None:
+    port = 46000 + os.getpid() % 1000
+    group = "239.74.163.72"
+    async with live_coach(
+        simulator=False,
+        can={"interfaces": [group], "bustype": "udp_multicast", "bus_options": {"port": port}},
+    ) as live:
+        sim = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "backend.cli.main", "simulate", "--moving",
+            "--bustype", "udp_multicast", "--channel", group,
+            "--bus-options", json.dumps({"port": port}), "--duration", "20",
+            cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+
+            async def seen() -> bool:
+                safety = (await live.http.get("/api/safety")).json()["interlock"]
+                slide = (await live.http.get(f"/api/entities/{SLIDE}")).json()
+                return safety["moving"] and slide["available"]
+
+            await live.wait(seen, 15.0)
+            response = await live.http.post(
+                f"/api/entities/{SLIDE}/command", json={"command": "extend"}
+            )
+            assert response.status_code == 409
+            assert response.json()["reason"] == "coach moving at 88 km/h"
+        finally:
+            if sim.returncode is None:
+                sim.terminate()
+                await sim.wait()

@@ -195,6 +195,10 @@ class SimulatedCoach:
                 return model
         return None
 
+    def chassis_spec_absent(self) -> bool:
+        """True when the coach has no simulated chassis (the mapping says it is absent)."""
+        return self.chassis() is None
+
     def set_chassis(self, *, park_brake: str | None = None, speed_kph: float | None = None):
         """Set the park brake and/or speed; CHASSIS_MOBILITY_STATUS goes out at once.
 
