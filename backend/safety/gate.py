@@ -170,7 +170,7 @@ class SafetyGate:
                 raise MotionRefusedError(
                     f"{command} refused for {entity.entity_id}: {verdict.reason}",
                     entity_id=entity.entity_id,
-                    reason=verdict.reason,
+                    refusal=verdict.reason,
                     interlock="chassis",
                 )
         direction = direction_of(command, args)
@@ -182,7 +182,7 @@ class SafetyGate:
                 f"{command} refused for {entity.entity_id}: the device announced a lockout: "
                 f"{reasons}",
                 entity_id=entity.entity_id,
-                reason=reasons,
+                refusal=reasons,
                 lockouts=[lock.to_dict() for lock in locks],
             )
 

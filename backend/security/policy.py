@@ -76,6 +76,13 @@ ROUTE_ROLES: Final[dict[str, str]] = {
     "GET /api/mapping/export": Role.ADMIN,
     "POST /api/mapping/preview": Role.ADMIN,
     "POST /api/mapping/import": Role.ADMIN,
+    # motion safety: the state for everyone who sees the coach; Stop all is never above viewer
+    "GET /api/safety": Role.VIEWER,
+    "POST /api/safety/stop-all": Role.VIEWER,
+    # the simulated coach (only while the simulator runs)
+    "GET /api/simulator/chassis": Role.VIEWER,
+    "POST /api/simulator/chassis": Role.OPERATOR,
+    "POST /api/simulator/devices/{entity_id}/override": Role.OPERATOR,
     # CAN
     "GET /api/can/status": Role.VIEWER,
     "GET /api/can/interfaces": Role.VIEWER,

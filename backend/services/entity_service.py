@@ -326,7 +326,7 @@ class EntityService:
                     f"{self.settings.motor_run_seconds} s (COACHIQ_ENTITIES__MOTOR_RUN_SECONDS); "
                     "let go and press again",
                     entity_id=entity_id,
-                    reason="maximum run time reached",
+                    refusal="maximum run time reached",
                 )
         if not stop:
             self._check_rate(client or owner)

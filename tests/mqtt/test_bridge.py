@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -125,9 +127,14 @@ async def test_slide_extend_allowed_with_allow_motion(broker, prefix):
     base = f"{prefix}/testcoach"
     async with (
         watching(host, port, f"{prefix}/#") as watch,
-        coach_app(port, prefix, allow_motion=True),
+        coach_app(port, prefix, allow_motion=True) as (http, _),
     ):
         await watch.wait_for(f"{base}/{SLIDE}/state", lambda v: v.get("available") is True)
+        # Motion waits for the simulated chassis to report the coach parked (fail closed).
+        for _ in range(100):
+            if (await http.get("/api/safety")).json()["interlock"]["parked"]:
+                break
+            await asyncio.sleep(0.05)
         await watch.publish(f"{base}/{SLIDE}/set", '{"command":"extend"}')
         await watch.wait_for(f"{base}/{SLIDE}/state", lambda v: v.get("motion") == "extending")
         await watch.publish(f"{base}/{SLIDE}/set", '{"command":"stop"}')

@@ -13,6 +13,7 @@ from typing import Any
 import can
 import websockets
 
+from backend.core.coach_mapping import DEFAULT_MAPPING_PATH
 from tests.safety.conftest import live_coach
 
 GROUP = "239.74.163.2"
@@ -251,6 +252,7 @@ async def test_moving_chassis_from_another_process_refuses_slide_and_awning() ->
             "bustype": "udp_multicast",
             "bus_options": {"port": port},
         },
+        rvc={"coach_mapping_path": DEFAULT_MAPPING_PATH},
     ) as live:
         peer = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tests.safety.moving_chassis", str(port), "15", cwd=ROOT,
@@ -285,6 +287,7 @@ async def test_coachiq_simulate_moving_in_another_process_refuses_motion() -> No
     async with live_coach(
         simulator=False,
         can={"interfaces": [group], "bustype": "udp_multicast", "bus_options": {"port": port}},
+        rvc={"coach_mapping_path": DEFAULT_MAPPING_PATH},
     ) as live:
         sim = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "backend.cli.main", "simulate", "--moving",

@@ -54,7 +54,9 @@ def _problem(exc: EntityError) -> JSONResponse:
     extra: dict[str, Any] = {}
     if "allowed" in exc.details:
         extra["allowed"] = exc.details["allowed"]
-    for key in ("reason", "lockouts", "interlock"):  # motion refusals (backend.safety)
+    if "refusal" in exc.details:  # a motion refusal (backend.safety): the reason, in words
+        extra["reason"] = exc.details["refusal"]
+    for key in ("lockouts", "interlock"):
         if key in exc.details:
             extra[key] = exc.details[key]
     field = exc.details.get("argument")
