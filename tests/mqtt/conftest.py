@@ -91,22 +91,23 @@ def free_port() -> int:
 class PrivateBroker:
     """A ``mosquitto`` process of the test's own, on a free port, that the test may stop."""
 
-    def __init__(self, directory: Path, name: str, extra: str = "") -> None:
+    def __init__(self, directory: Path, name: str, extra: str = "", config: str | None = None):
         self.directory = directory
         self.name = name
         self.port = free_port()
         self.extra = extra
+        self.body = config  # a whole configuration (its listeners included) instead
         self.process: subprocess.Popen[bytes] | None = None
         self.config = directory / f"{name}.conf"
         self.log = directory / f"{name}.log"
 
     def start(self) -> None:
         """Start (again, on the same port) and wait until it accepts connections."""
-        self.config.write_text(
-            f"listener {self.port} {BROKER_HOST}\nallow_anonymous true\npersistence false\n"
-            f"{self.extra}",
-            encoding="utf-8",
-        )
+        body = self.body
+        if body is None:
+            body = f"listener {self.port} {BROKER_HOST}\nallow_anonymous true\n{self.extra}"
+        # Test-only lines: no persistence, stay root (the files are in a root-only directory).
+        self.config.write_text(f"{body}\npersistence false\nuser root\n", encoding="utf-8")
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 ["mosquitto", "-c", str(self.config)], stdout=log, stderr=subprocess.STDOUT
@@ -206,9 +207,11 @@ def decode(payload: bytes) -> Any:
 
 
 @asynccontextmanager
-async def watching(host: str, port: int, *topics: str) -> AsyncIterator[Watcher]:
-    """A Watcher connected to host:port and subscribed to ``topics``."""
-    async with aiomqtt.Client(host, port, identifier=f"watch-{uuid.uuid4().hex[:8]}") as client:
+async def watching(host: str, port: int, *topics: str, **options: Any) -> AsyncIterator[Watcher]:
+    """A Watcher connected to host:port (``options``: aiomqtt.Client's, e.g. TLS, user) and
+    subscribed to ``topics``."""
+    identifier = f"watch-{uuid.uuid4().hex[:8]}"
+    async with aiomqtt.Client(host, port, identifier=identifier, **options) as client:
         watcher = Watcher(client)
         await watcher.subscribe(*topics)
         task = asyncio.create_task(watcher._pump(), name="test-mqtt-watcher")

@@ -190,3 +190,30 @@ async def test_mqtt_feature_off_by_default():
         features = {f["name"]: f for f in (await http.get("/api/features")).json()["features"]}
     assert features["mqtt"]["state"] == "disabled"
     assert "COACHIQ_MQTT__ENABLED=false" in features["mqtt"]["reason"]
+
+
+async def test_stop_all_stops_every_motion_device_even_without_motion(broker, prefix):
+    host, port = broker
+    base = f"{prefix}/testcoach"
+    async with (
+        watching(host, port, f"{prefix}/#") as watch,
+        coach_app(port, prefix) as (http, _),
+    ):
+        await watch.wait_for(f"{base}/{SLIDE}/state", lambda v: v.get("available") is True)
+        await watch.wait_for(f"{base}/shade.bedroom_night/state", lambda v: v.get("available"))
+        await watch.publish(f"{base}/stop_all/set", '{"command":"stop"}')
+        answer = await watch.wait_for(f"{base}/stop_all/result")
+        assert answer["status"] == "sent" and answer["failed"] == {}
+        assert sorted(answer["stopped"]) == [
+            "awning.patio",
+            "shade.bedroom_night",
+            "shade.living_day",
+            "slide.bedroom",
+            "slide.living",
+        ]
+        entity = (await http.get(f"/api/entities/{SLIDE}")).json()
+        assert entity["pending_command"] is not None or entity["last_command_result"] is not None
+        mark = len(watch.messages)
+        await watch.publish(f"{base}/stop_all/set", '{"command":"extend"}')
+        refused = await watch.wait_for(f"{base}/stop_all/result", since=mark)
+        assert refused["status"] == "rejected" and refused["error"] == "invalid"
