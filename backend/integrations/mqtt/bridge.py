@@ -171,6 +171,11 @@ class MQTTBridge:
         """Subscribe to entity changes and command results; start the supervisor task."""
         self._unsubscribe.append(self.manager.add_change_listener(self._on_change))
         self._unsubscribe.append(self.service.add_command_listener(self._on_result))
+        # A mapping reloaded in place (wizard, undo, import, POST /api/mapping/reload): announce
+        # again, which removes the discovery and state of the entities it dropped.
+        add_mapping_listener = getattr(self.manager, "add_mapping_listener", None)
+        if add_mapping_listener is not None:
+            self._unsubscribe.append(add_mapping_listener(lambda _change: self._announce.set()))
         self._task = asyncio.create_task(self._supervise(), name="mqtt-supervisor")
 
     async def stop(self) -> None:
