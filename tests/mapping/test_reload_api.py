@@ -223,3 +223,34 @@ def test_start_from_a_shipped_example(coach: Coach) -> None:
     applied = coach.client.post("/api/mapping/import", json={"example": "default"})
     assert applied.status_code == 200
     assert "tank.lpg" in _ids(coach)
+
+
+def test_wizard_names_a_motor_driven_as_a_pair_of_dimmer_outputs(coach: Coach) -> None:
+    coach.send(0x19FEDA83, "28FF00FCFF03FFFF")  # dimmer 40, off
+    coach.send(0x19FEDA83, "29FF00FCFF03FFFF")  # dimmer 41, off
+    wait_for(lambda: _unmapped(coach, "DC_DIMMER_STATUS_3", 41))
+    kinds = next(
+        d["kinds"]
+        for g in coach.client.get("/api/mapping/devices").json()
+        for d in g["devices"]
+        if d["instance"] == 40
+    )
+    assert {"type": "awning", "control": "dimmer_pair", "roles": ["extend", "retract"]}.items() <= (
+        next(k for k in kinds if k["type"] == "awning" and k["control"] == "dimmer_pair").items()
+    )
+    half = coach.client.post(
+        "/api/mapping/entities",
+        json={"dgn": "DC_DIMMER_STATUS_3", "type": "awning", "control": "dimmer_pair",
+              "name": "Door awning", "instances": {"extend": 41}},
+    )  # fmt: skip
+    assert half.status_code == 422 and "extend, retract" in half.json()["detail"]
+    answer = coach.client.post(
+        "/api/mapping/entities",
+        json={"dgn": "DC_DIMMER_STATUS_3", "type": "awning", "control": "dimmer_pair",
+              "name": "Door awning", "area": "exterior", "instances": {"extend": 41, "retract": 40}},
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    entity = coach.client.get("/api/entities/awning.door_awning").json()
+    assert entity["device"]["instances"] == {"extend": 41, "retract": 40}
+    assert "instances: {extend: 41, retract: 40}" in coach.mapping.read_text(encoding="utf-8")
+    assert _unmapped(coach, "DC_DIMMER_STATUS_3", 40) is None
