@@ -32,6 +32,7 @@ class BusRecorder:
     def __init__(self, port: int) -> None:
         self.bus = can.Bus(interface="udp_multicast", channel=GROUP, port=port)
         self.frames: list[tuple[int, str]] = []
+        self.seen = 0  # every frame, of any DGN
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="wizard-bus-recorder", daemon=True)
         self._thread.start()
@@ -41,6 +42,7 @@ class BusRecorder:
             message = self.bus.recv(0.2)
             if message is None:
                 continue
+            self.seen += 1
             dgn = (message.arbitration_id >> 8) & 0x1FFFF
             if dgn in (DIMMER_STATUS_3, DIMMER_COMMAND_2) and message.data[0] == 3:
                 self.frames.append((dgn, bytes(message.data).hex().upper()))
@@ -81,6 +83,11 @@ def coach(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     )
     recorder = BusRecorder(port)
     try:
+        # The simulated coach first (on a loaded machine its start takes a while), then the server.
+        deadline = time.monotonic() + 60
+        while recorder.seen < 50 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert recorder.seen >= 50, (work / "simulator.log").read_text()[-2000:]
         server.start()
         yield {"server": server, "owner": owner, "recorder": recorder}
     finally:

@@ -247,7 +247,8 @@ def test_wizard_names_a_motor_driven_as_a_pair_of_dimmer_outputs(coach: Coach) -
     answer = coach.client.post(
         "/api/mapping/entities",
         json={"dgn": "DC_DIMMER_STATUS_3", "type": "awning", "control": "dimmer_pair",
-              "name": "Door awning", "area": "exterior", "instances": {"extend": 41, "retract": 40}},
+              "name": "Door awning", "area": "exterior",
+              "instances": {"extend": 41, "retract": 40}},
     )  # fmt: skip
     assert answer.status_code == 200, answer.text
     entity = coach.client.get("/api/entities/awning.door_awning").json()
