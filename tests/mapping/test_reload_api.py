@@ -7,12 +7,14 @@ from tests.mapping.conftest import MISSING, Coach, wait_for
 
 DIMMER_10_ON = "0AFFC8FCFF00FFFF"  # DC_DIMMER_STATUS_3 instance 10, operating status 100 %
 DIMMER_1_AT_40 = "01FF50FCFF00FFFF"  # instance 1 (living room ceiling), 0x50 = 40 %
-PORCH = {
-    "entity_id": "light.porch_dimmer",
-    "name": "Porch light",
+DIMMER_3_ON = "03FFC8FCFF00FFFF"  # instance 3: the bedroom ceiling light the owner's copy lacks
+PORCH = {  # the entity the owner's copy lacks, as the shipped mapping has it
+    "entity_id": "light.bedroom_ceiling",
+    "name": "Bedroom ceiling",
     "type": "light",
-    "area": "exterior",
-    "instance": 10,
+    "control": "dimmer",
+    "area": "bedroom",
+    "instance": 3,
     "capabilities": ["dimmable"],
 }
 
@@ -29,25 +31,26 @@ def _ids(coach: Coach) -> set[str]:
 
 
 def test_missing_light_is_mapped_by_editing_the_file_and_reloading(coach: Coach) -> None:
-    coach.send(0x19FEDA83, DIMMER_10_ON)
-    row = wait_for(lambda: _unmapped(coach, "DC_DIMMER_STATUS_3", 10))
+    coach.send(0x19FEDA83, DIMMER_3_ON)
+    row = wait_for(lambda: _unmapped(coach, "DC_DIMMER_STATUS_3", 3))
     assert row["signals"]["operating_status_brightness"] == 100.0
-    assert "light.porch_dimmer" not in _ids(coach)
+    assert "light.bedroom_ceiling" not in _ids(coach)
 
     text = coach.mapping.read_text(encoding="utf-8")
     coach.mapping.write_text(add_entity(text, PORCH), encoding="utf-8")
     answer = coach.client.post("/api/mapping/reload")
     assert answer.status_code == 200, answer.text
-    assert answer.json()["added"] == ["light.porch_dimmer"]
+    assert answer.json()["added"] == ["light.bedroom_ceiling"]
 
-    entity = coach.client.get("/api/entities/light.porch_dimmer").json()
+    entity = coach.client.get("/api/entities/light.bedroom_ceiling").json()
     assert entity["available"] is True  # at once, from the values seen while unmapped
     assert entity["state"]["state"] == "on" and entity["state"]["brightness"] == 100.0
-    assert _unmapped(coach, "DC_DIMMER_STATUS_3", 10) is None
-    coach.send(0x19FEDA83, "0AFF00FCFF03FFFF")  # the porch light goes off
+    assert _unmapped(coach, "DC_DIMMER_STATUS_3", 3) is None
+    coach.send(0x19FEDA83, "03FF00FCFF03FFFF")  # the light goes off
     wait_for(
         lambda: (
-            coach.client.get("/api/entities/light.porch_dimmer").json()["state"]["state"] == "off"
+            coach.client.get("/api/entities/light.bedroom_ceiling").json()["state"]["state"]
+            == "off"
         )
     )
 
@@ -199,9 +202,9 @@ def test_preview_and_import_of_an_uploaded_mapping(coach: Coach) -> None:
     text = add_entity(exported.text, PORCH)
     preview = coach.client.post("/api/mapping/preview", json={"text": text}).json()
     assert preview["valid"] is True
-    assert preview["added"] == ["light.porch_dimmer"] and preview["removed"] == []
-    assert "+  - entity_id: light.porch_dimmer\n" in preview["diff"]
-    assert "light.porch_dimmer" not in _ids(coach)  # a preview applies nothing
+    assert preview["added"] == ["light.bedroom_ceiling"] and preview["removed"] == []
+    assert "+  - entity_id: light.bedroom_ceiling\n" in preview["diff"]
+    assert "light.bedroom_ceiling" not in _ids(coach)  # a preview applies nothing
 
     bad = coach.client.post("/api/mapping/preview", json={"text": text + "  - nonsense: 1\n"})
     assert bad.json()["valid"] is False
@@ -211,7 +214,7 @@ def test_preview_and_import_of_an_uploaded_mapping(coach: Coach) -> None:
     assert "not valid YAML" in refused.json()["problems"][0]
 
     applied = coach.client.post("/api/mapping/import", json={"text": text})
-    assert applied.status_code == 200 and applied.json()["added"] == ["light.porch_dimmer"]
+    assert applied.status_code == 200 and applied.json()["added"] == ["light.bedroom_ceiling"]
     assert coach.mapping.read_text(encoding="utf-8") == text
 
 
@@ -255,3 +258,23 @@ def test_wizard_names_a_motor_driven_as_a_pair_of_dimmer_outputs(coach: Coach) -
     assert entity["device"]["instances"] == {"extend": 41, "retract": 40}
     assert "instances: {extend: 41, retract: 40}" in coach.mapping.read_text(encoding="utf-8")
     assert _unmapped(coach, "DC_DIMMER_STATUS_3", 40) is None
+
+
+def test_devices_list_unknown_dgns_last(coach: Coach) -> None:
+    coach.send(0x19FE0083, "0102030405060708")  # DGN 1FE00: not in the RV-C specification
+    coach.send(0x19FFB748, "03326400000000FF")  # TANK_STATUS instance 3 (the tank it lacks)
+    groups = wait_for(
+        lambda: (
+            (g := coach.client.get("/api/mapping/devices").json())
+            and {"tank", "unknown"} <= {x["kind"] for x in g}
+            and g
+        )
+    )
+    kinds = [g["kind"] for g in groups]
+    assert kinds.index("light") < kinds.index("tank") < kinds.index("unknown") == len(kinds) - 1
+    unknown = next(g for g in groups if g["kind"] == "unknown")["devices"]
+    assert unknown[0]["name"] == "1FE00" and unknown[0]["kinds"] == []
+    assert unknown[0]["signals"] == {"data": "0102030405060708"}
+    tank = next(g for g in groups if g["kind"] == "tank")["devices"][0]
+    assert tank["name"] == "TANK_STATUS" and tank["instance"] == 3
+    assert tank["signals"]["relative_level"] == 50

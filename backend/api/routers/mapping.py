@@ -83,12 +83,24 @@ async def summary(service: MappingService = Depends(get_mapping_service)) -> dic
 @router.get("/devices", response_model=list[DeviceGroup], summary="Unmapped devices by kind")
 async def devices(service: MappingService = Depends(get_mapping_service)) -> list[dict[str, Any]]:
     """Every unmapped (DGN, instance) seen, grouped by what the spec says it is, with its last
-    values, when they last changed and what it can be mapped as."""
+    values, when they last changed and what it can be mapped as; DGNs the specification does
+    not define come last (kind ``unknown``: they cannot be mapped, only watched)."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for record in service.manager.unmapped():
         kinds = device_kinds(record["name"])
         kind = kinds[0]["type"] if kinds else "other"
         groups.setdefault(kind, []).append({**record, "kinds": kinds})
+    for record in service.manager.unknown_dgns():
+        groups.setdefault("unknown", []).append(
+            {
+                **record,
+                "name": record["dgn"],
+                "instance": None,
+                "changed_at": record["last_seen"],
+                "signals": {"data": record.get("last_data")},
+                "kinds": [],
+            }
+        )
     order = {k: i for i, k in enumerate(_kind_order())}
     return [
         {"kind": kind, "devices": sorted(items, key=lambda d: (d["name"], d["instance"] or 0))}
@@ -99,7 +111,7 @@ async def devices(service: MappingService = Depends(get_mapping_service)) -> lis
 def _kind_order() -> list[str]:
     from backend.core.entity_types import ENTITY_TYPES
 
-    return [*ENTITY_TYPES, "other"]
+    return [*ENTITY_TYPES, "other", "unknown"]
 
 
 @router.post(

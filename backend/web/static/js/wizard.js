@@ -5,7 +5,12 @@ import { ApiError, getJSON, postJSON } from "./api.js";
 import { age, el, setChildren, titleCase, toast } from "./util.js";
 
 const BLINKABLE = new Set(["light", "dc_load", "ac_load"]);
-const KIND_LABEL = { other: "Other devices", dc_load: "DC loads", ac_load: "AC loads" };
+const KIND_LABEL = {
+  other: "Other devices",
+  unknown: "DGNs the RV-C specification does not define (watch only)",
+  dc_load: "DC loads",
+  ac_load: "AC loads",
+};
 
 export class WizardView {
   constructor() {
