@@ -174,3 +174,11 @@ class EntityMetadataResponse(BaseModel):
     entity_counts: dict[str, int]
     command_timeout: float
     motor_run_seconds: int
+    chassis: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The mapping's chassis section: mobility_status absent means motion is not "
+        "interlocked with CHASSIS_MOBILITY_STATUS (docs/motion-safety.md).",
+    )
+    hold_timeout_ms: int | None = Field(
+        None, description="Motion commands must be repeated within this many ms (hold-to-run)."
+    )

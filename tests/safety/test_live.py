@@ -14,6 +14,7 @@ import can
 import websockets
 
 from backend.core.coach_mapping import DEFAULT_MAPPING_PATH
+from backend.integrations.rvc import encode as rvc_encode
 from tests.safety.conftest import live_coach
 
 GROUP = "239.74.163.2"
@@ -312,3 +313,78 @@ async def test_coachiq_simulate_moving_in_another_process_refuses_motion() -> No
             if sim.returncode is None:
                 sim.terminate()
                 await sim.wait()
+
+
+def _frame(name: str, signals: dict[str, Any], instance: int | None, source: int) -> can.Message:
+    arbitration_id, data = rvc_encode(name, signals, instance=instance, source_address=source)
+    return can.Message(arbitration_id=arbitration_id, data=data, is_extended_id=True)
+
+
+PARKED_CHASSIS = {
+    "vehicle_speed": 0,
+    "park_brake_status": "park_brake_engaged",
+    "transmission_current_gear": "park",
+}
+
+
+async def test_announced_lockouts_refuse_the_move_before_anything_is_sent() -> None:
+    async with live_coach(simulator=False, can={"address_claiming": False}) as live:
+        peer = live.bus
+        peer.send(_frame("CHASSIS_MOBILITY_STATUS", PARKED_CHASSIS, None, 0xFC))
+        locked = {
+            "motion": "no_motion",
+            "position": 0,
+            "user_lock_status": "user_lock_is_activated",
+        }
+        peer.send(_frame("SLIDE_STATUS", locked, 1, 0x54))
+        peer.send(_frame("AWNING_STATUS", {"motion": "no_motion", "position": 0}, 1, 0x82))
+        peer.send(
+            _frame(
+                "VEHICLE_ENVIRONMENT_STATUS",
+                {"open_space": "rv_is_in_a_confined_space"},
+                None,
+                0x80,
+            )
+        )
+        await live.ready(SLIDE, AWNING)
+        user_lock = "user lock is activated (user_lock_status) [SLIDE_STATUS]"
+        confined = (
+            "the coach is in a confined space; no slide goes out [VEHICLE_ENVIRONMENT_STATUS]"
+        )
+        out = await live.http.post(f"/api/entities/{SLIDE}/command", json={"command": "extend"})
+        assert out.status_code == 409 and out.json()["reason"] == f"{user_lock}; {confined}"
+        back = await live.http.post(f"/api/entities/{SLIDE}/command", json={"command": "retract"})
+        assert back.status_code == 409 and back.json()["reason"] == user_lock
+        awning = await live.http.post(f"/api/entities/{AWNING}/command", json={"command": "extend"})
+        assert awning.status_code == 409
+        assert "confined space" in awning.json()["reason"]
+        inward = await live.http.post(
+            f"/api/entities/{AWNING}/command", json={"command": "retract"}
+        )
+        assert inward.status_code == 202  # coming in is allowed in a confined space
+        await asyncio.sleep(0.2)
+        assert live.spy.select("SLIDE_COMMAND") == []
+        safety = (await live.http.get("/api/safety")).json()
+        assert [x["source"] for x in safety["lockouts"][SLIDE]] == [
+            "SLIDE_STATUS",
+            "VEHICLE_ENVIRONMENT_STATUS",
+        ]
+
+
+async def test_chassis_absent_in_the_mapping_means_no_interlock(tmp_path: Path) -> None:
+    mapping = tmp_path / "coach.yml"
+    text = DEFAULT_MAPPING_PATH.read_text(encoding="utf-8")
+    mapping.write_text(text + "\nchassis: {mobility_status: absent}\n", encoding="utf-8")
+    async with live_coach(rvc={"coach_mapping_path": mapping}) as live:
+        assert live.coach.chassis() is None  # the simulated coach has no chassis either
+        await live.ready(SLIDE)
+        safety = (await live.http.get("/api/safety")).json()["interlock"]
+        assert safety["mobility_status"] == "absent" and safety["parked"] is True
+        metadata = (await live.http.get("/api/entities/metadata")).json()
+        assert metadata["chassis"] == {"mobility_status": "absent"}
+        response = await live.http.post(
+            f"/api/entities/{SLIDE}/command", json={"command": "extend"}
+        )
+        assert response.status_code == 202, response.text
+        await asyncio.sleep(0.8)
+        assert live.spy.select("SLIDE_COMMAND", instance=1, direction_of_movement="stop")
