@@ -144,3 +144,21 @@ def test_names_are_bounded_and_areas_must_be_known(open_client: TestClient) -> N
     assert "galley" in unknown.json()["allowed"]
     moved = open_client.patch(url, json={"area": "bedroom", "name": "x" * 100})
     assert moved.status_code == 200 and moved.json()["area"] == "bedroom"
+
+
+def test_auto_requires_credentials_off_loopback_and_off_warns(tmp_path, caplog) -> None:
+    network = make_settings(server={"host": "0.0.0.0"}, persistence={"data_dir": tmp_path})
+    with TestClient(create_app(network)) as client:
+        assert client.get("/api/entities").status_code == 401
+        assert client.get("/api/auth/status").json()["active"] is True
+    caplog.set_level("WARNING", logger="backend.security.service")
+    off = make_settings(
+        server={"host": "0.0.0.0"},
+        security={"auth": "off"},
+        persistence={"data_dir": tmp_path},
+    )
+    with TestClient(create_app(off)) as client:
+        assert client.get("/api/entities").status_code == 200
+        warning = client.get("/api/auth/status").json()["warning"]
+    assert "authentication is OFF" in warning and "0.0.0.0" in warning
+    assert any("SECURITY WARNING" in r.getMessage() for r in caplog.records)

@@ -8,7 +8,7 @@ export class ApiError extends Error {
   }
 }
 
-async function request(method, path, body, timeoutMs = 8000) {
+export async function request(method, path, body, timeoutMs = 8000) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
@@ -26,6 +26,7 @@ async function request(method, path, body, timeoutMs = 8000) {
     } catch {
       data = text;
     }
+    if (response.status === 401) window.dispatchEvent(new Event("coachiq-unauthorized"));
     if (!response.ok) {
       throw new ApiError(response.status, describe(data) || `HTTP ${response.status}`, data);
     }

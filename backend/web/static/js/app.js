@@ -2,10 +2,12 @@
 
 import { AlertsView } from "./alerts.js";
 import { getJSON } from "./api.js";
+import { authStatus, showBanner, showLogin, showUser, watchSession } from "./auth.js";
 import { CanView } from "./can.js";
 import { CoachView } from "./coach.js";
 import { DiscoverView } from "./discover.js";
 import { EntityStream } from "./live.js";
+import { SecurityView } from "./security.js";
 import { Store } from "./store.js";
 import { WizardView } from "./wizard.js";
 
@@ -56,15 +58,30 @@ async function loadMetadata(store) {
   }
 }
 
-function main() {
+async function main() {
   setupTheme();
+  const status = await authStatus();
+  if (status) {
+    showBanner(status);
+    if (status.active && !status.principal) {
+      showLogin(status);
+      return;
+    }
+    showUser(status);
+    watchSession(status);
+  }
+  const admin = !status || status.principal?.role === "admin";
+  for (const node of document.querySelectorAll(".admin-only")) node.hidden = !admin;
   const store = new Store();
   const coach = new CoachView(store);
   const alerts = new AlertsView(store, { onSummary: (s) => coach.showGlance(s) });
   const can = new CanView();
   const discover = new DiscoverView();
-  const setup = new WizardView();
-  const views = { coach: null, alerts: null, can, discover, setup };
+  const views = { coach: null, alerts: null, can, discover };
+  if (admin) {
+    views.setup = new WizardView();
+    views.security = new SecurityView();
+  }
 
   let current = null;
   const route = () => {
