@@ -227,7 +227,12 @@ _channels = iter(range(10**6))
 
 @asynccontextmanager
 async def coach_app(
-    port: int, prefix: str, *, rvc: dict[str, Any] | None = None, **mqtt: Any
+    port: int,
+    prefix: str,
+    *,
+    rvc: dict[str, Any] | None = None,
+    safety: dict[str, Any] | None = None,
+    **mqtt: Any,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
     """The real app with the simulated coach on a fresh virtual bus and the MQTT bridge on;
     yields an HTTP client and the running bridge."""
@@ -236,6 +241,7 @@ async def coach_app(
         can={"interfaces": [channel], "bustype": "virtual", "address_claiming": False},
         features={"enable_simulator": True, "enable_persistence": False},
         rvc=rvc or {},
+        safety=safety or {},
         mqtt={
             "enabled": True,
             "url": f"mqtt://{BROKER_HOST}:{port}",
@@ -263,3 +269,11 @@ async def wait_until(condition: Any, within: float = 10.0, what: str = "conditio
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"{what} not reached within {within} s")
         await asyncio.sleep(0.05)
+
+
+async def until_parked(http: httpx.AsyncClient, within: float = 15.0) -> None:
+    """Wait until the motion interlock has seen the simulated chassis parked."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not (await http.get("/api/safety")).json()["interlock"]["parked"]:
+        assert asyncio.get_running_loop().time() < deadline, "the coach never showed parked"
+        await asyncio.sleep(0.1)

@@ -38,7 +38,6 @@ from backend.integrations.mqtt.client import (
 )
 from backend.integrations.mqtt.outbox import Outbox, Outgoing
 from backend.integrations.mqtt.topics import STOP_ALL, Topics
-from backend.safety.classify import is_motion_entity
 from backend.security.principal import (
     CommandNotAllowedError,
     Principal,
@@ -88,6 +87,10 @@ class Backoff:
         delay = min(self._base * (0.5 + self._jitter()), self.maximum)
         self._base = min(self._base * 2, self.maximum)
         return delay
+
+
+# EntityError status -> the ``error`` of a rejected result (errors with a ``code`` use that).
+_ERROR_KINDS = {404: "not_found", 409: "unavailable", 422: "invalid", 503: "not_sent"}
 
 
 def _describe(exc: BaseException) -> str:
@@ -161,6 +164,7 @@ class MQTTBridge:
         self._sync_token = ""
         self._previous_manifest: dict[str, Any] | None = None
         self._session: MQTTSession | None = None
+        self._owner: str | None = None  # the lease owner of this session's motion commands
         self._task: asyncio.Task[None] | None = None
         self._unsubscribe: list[Callable[[], Any]] = []
         self._incoming_dropped = 0
@@ -171,11 +175,7 @@ class MQTTBridge:
         """Subscribe to entity changes and command results; start the supervisor task."""
         self._unsubscribe.append(self.manager.add_change_listener(self._on_change))
         self._unsubscribe.append(self.service.add_command_listener(self._on_result))
-        # A mapping reloaded in place (wizard, undo, import, POST /api/mapping/reload): announce
-        # again, which removes the discovery and state of the entities it dropped.
-        add_mapping_listener = getattr(self.manager, "add_mapping_listener", None)
-        if add_mapping_listener is not None:
-            self._unsubscribe.append(add_mapping_listener(lambda _change: self._announce.set()))
+        self._unsubscribe.append(self.manager.add_mapping_listener(self._on_mapping))
         self._task = asyncio.create_task(self._supervise(), name="mqtt-supervisor")
 
     async def stop(self) -> None:
@@ -225,6 +225,7 @@ class MQTTBridge:
             try:
                 async with self._connector(self.params, incoming_limit=1000) as session:
                     self._session = session
+                    self._owner = f"{CLIENT}:{self.stats['connects'] + 1}"
                     self.state = BridgeState.CONNECTED
                     self.connected_since = time.time()
                     self.last_error = None
@@ -238,6 +239,12 @@ class MQTTBridge:
                 self.last_error = _describe(exc)
                 logger.warning("MQTT: %s", self.last_error)
             finally:
+                owner, self._owner = self._owner, None
+                if owner is not None:
+                    # the session is gone: motion it holds stops, as when a WebSocket closes
+                    stopped = self.service.owner_closed(owner)
+                    if stopped:
+                        logger.warning("MQTT session ended: stopped %s", ", ".join(stopped))
                 if self._session is not None:
                     self._incoming_dropped += self._session.incoming_dropped
                     self.stats["disconnects"] += 1
@@ -339,6 +346,12 @@ class MQTTBridge:
     def _on_change(self, change: Any) -> None:
         self._queue_state(change.entity_id, change.state, change.available)
 
+    def _on_mapping(self, change: Any) -> None:
+        """The mapping was reloaded in place: announce again (removes what it dropped)."""
+        logger.info("Coach mapping changed (+%d -%d): announcing again", len(change.added),
+                    len(change.removed))  # fmt: skip
+        self._announce.set()
+
     def _on_result(self, result: Any) -> None:
         target = self._mine.pop(result.command_id, None)
         if target is None:
@@ -350,10 +363,12 @@ class MQTTBridge:
     def _publish_result(self, target: str, body: Mapping[str, Any]) -> None:
         self.outbox.put(Outgoing(self.topics.result(target), _json(body), False))
 
-    def _reject(self, target: str, error: str, reason: str, **extra: Any) -> None:
+    def _reject(
+        self, target: str, error: str, reason: str, extra: Mapping[str, Any] | None = None
+    ) -> None:
         self.stats["commands_rejected"] += 1
         body = {"entity_id": target, "status": "rejected", "error": error, "reason": reason}
-        self._publish_result(target, {**body, **extra})
+        self._publish_result(target, {**(extra or {}), **body})
         logger.info("MQTT command for %s rejected: %s", target, reason)
 
     # --- inbound --------------------------------------------------------------------------------
@@ -415,17 +430,17 @@ class MQTTBridge:
         refusal = self._authorize(entity, body)
         if refusal is not None:
             self._record(target, body, "403")
-            self._reject(target, "forbidden", refusal, command=body)
+            self._reject(target, "forbidden", refusal, {"command": body})
             return
         try:
-            accepted = await self.service.execute_command(target, body, client=CLIENT)
+            accepted = await self.service.execute_command(
+                target, body, client=CLIENT, owner=self._owner
+            )
         except EntityError as exc:
             self._record(target, body, str(exc.status_code))
-            kind = {404: "not_found", 409: "unavailable", 422: "invalid", 503: "not_sent"}
+            kind = getattr(exc, "code", None) or _ERROR_KINDS.get(exc.status_code, "rejected")
             details = {k: v for k, v in exc.details.items() if k != "entity_id"}
-            self._reject(
-                target, kind.get(exc.status_code, "rejected"), exc.message, command=body, **details
-            )
+            self._reject(target, kind, exc.message, {**details, "command": body})
             return
         self._record(target, body, f"accepted {accepted.command_id}")
         self._track(accepted.command_id, target)
@@ -461,20 +476,15 @@ class MQTTBridge:
             self._reject(STOP_ALL, "invalid", 'stop_all accepts only {"command":"stop"}')
             return
         stopped, failed = [], {}
-        for entity in self.manager.get_all_entities():
-            if not is_motion_entity(entity) or "stop" not in entity.commands:
-                continue
-            try:
-                accepted = await self.service.execute_command(
-                    entity.entity_id, {"command": "stop"}, client=CLIENT
-                )
-            except EntityError as exc:
-                self._record(entity.entity_id, {"command": "stop"}, str(exc.status_code))
-                failed[entity.entity_id] = exc.message
-                continue
-            self._record(entity.entity_id, {"command": "stop"}, f"accepted {accepted.command_id}")
-            self._track(accepted.command_id, entity.entity_id)
-            stopped.append(entity.entity_id)
+        for item in await self.service.stop_all(client=CLIENT):
+            entity_id = item["entity_id"]
+            if item["status"] == "sent":
+                self._record(entity_id, {"command": "stop"}, f"accepted {item['command_id']}")
+                self._track(item["command_id"], entity_id)
+                stopped.append(entity_id)
+            else:
+                self._record(entity_id, {"command": "stop"}, "error")
+                failed[entity_id] = item.get("detail")
         self._publish_result(
             STOP_ALL,
             {"entity_id": STOP_ALL, "status": "sent", "stopped": stopped, "failed": failed},

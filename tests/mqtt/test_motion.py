@@ -1,0 +1,82 @@
+"""Motion over MQTT goes through the command path's safety rules: hold-to-run leases renewed by
+repeated ``/set`` messages, and a lost MQTT session stopping what it held ("owner closed")."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.mqtt.conftest import (
+    PrivateBroker,
+    coach_app,
+    decode,
+    until_parked,
+    wait_until,
+    watching,
+)
+
+pytestmark = pytest.mark.mqtt
+
+SLIDE = "slide.living"
+EXTEND = '{"command":"extend"}'
+
+
+async def safety(http) -> dict:
+    return (await http.get("/api/safety")).json()
+
+
+async def test_repeated_set_renews_the_hold_and_letting_go_stops(broker, prefix):
+    host, port = broker
+    base = f"{prefix}/testcoach"
+    async with (
+        watching(host, port, f"{base}/#") as watch,
+        coach_app(port, prefix, allow_motion=True) as (http, _),
+    ):
+        await watch.wait_for(f"{base}/{SLIDE}/state", lambda v: v.get("available") is True)
+        await until_parked(http)
+        mark = len(watch.messages)
+        for _ in range(8):  # held for about 1.2 s: three times the 400 ms hold timeout
+            await watch.publish(f"{base}/{SLIDE}/set", EXTEND)
+            await asyncio.sleep(0.15)
+        # let go: the lease lapses and the slide is stopped
+        await watch.wait_for(
+            f"{base}/{SLIDE}/state", lambda v: v.get("motion") == "stopped", since=mark
+        )
+        results = [decode(p) for t, p, _ in watch.messages[mark:] if t == f"{base}/{SLIDE}/result"]
+        pending = [r for r in results if r["status"] == "pending"]
+        assert len(pending) == 8, [r.get("reason") for r in results]
+        assert len({r["command_id"] for r in pending}) == 1, "repeated /set renews one lease"
+        view = await safety(http)
+        assert view["counters"]["renewals"] == 7
+        ended = view["recent_lease_ends"][-1]
+        assert ended["entity_id"] == SLIDE and ended["owner"] == "mqtt:1"
+        assert ended["ended"] == "hold lapsed (not renewed)"
+        assert ended["ran_s"] >= 1.0
+
+
+async def test_lost_session_stops_the_motion_it_holds(private_brokers, prefix, tmp_path):
+    broker = PrivateBroker(tmp_path, "owner")
+    private_brokers.append(broker)
+    broker.start()
+    base = f"{prefix}/testcoach"
+    async with coach_app(
+        broker.port, prefix, allow_motion=True, safety={"hold_timeout_ms": 5000}
+    ) as (http, bridge):
+        await wait_until(lambda: bridge.stats["announcements"] >= 1, what="announcement")
+        async with watching("127.0.0.1", broker.port, f"{base}/#") as watch:
+            await watch.wait_for(f"{base}/{SLIDE}/state", lambda v: v.get("available") is True)
+            await until_parked(http)
+            await watch.publish(f"{base}/{SLIDE}/set", EXTEND)
+            await watch.wait_for(f"{base}/{SLIDE}/state", lambda v: v.get("motion") == "extending")
+            broker.stop()  # the bridge's session ends while it holds the slide
+        await wait_until(lambda: bridge.state.value != "connected", what="disconnect")
+        await wait_until(lambda: bridge.stats["disconnects"] == 1, what="session end")
+        for _ in range(50):
+            ended = (await safety(http))["recent_lease_ends"]
+            if ended:
+                break
+            await asyncio.sleep(0.05)
+        assert ended[-1]["entity_id"] == SLIDE
+        assert ended[-1]["ended"] == "owner mqtt:1 closed", ended[-1]
+        assert ended[-1]["ran_s"] < 5.0  # long before the 5 s hold timeout
