@@ -44,7 +44,10 @@ def test_unknown_coach_model_names_the_shipped_ones() -> None:
     lines = validate_coach_mapping(make_settings(rvc={"coach_model": "winnebago_9000"}))
     assert len(lines) == 1
     assert lines[0].startswith("COACHIQ_RVC__COACH_MODEL: unknown coach model 'winnebago_9000'")
-    assert lines[0].endswith("models: default, entegra_aspire_2022")
+    assert lines[0].endswith(
+        "models: default, entegra_aspire_2022, jayco_terrain_2023, thor_miramar_2020, "
+        "tiffin_open_road_2019"
+    )
 
 
 def test_missing_mapping_file(tmp_path: Path) -> None:
