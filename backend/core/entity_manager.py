@@ -85,6 +85,7 @@ class EntityManager:
         history_max_age: float = 86400.0,
         unmapped_limit: int = 500,
         unknown_dgn_limit: int = 200,
+        consumed_dgns: Iterable[int] = (),
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -96,6 +97,8 @@ class EntityManager:
         self.history_max_age = history_max_age
         self.unmapped_limit = unmapped_limit
         self.unknown_dgn_limit = unknown_dgn_limit
+        # DGNs the server reads itself (the safety interlock's chassis status): never "unmapped".
+        self.consumed_dgns = frozenset(consumed_dgns)
         self._clock = clock
         self._wall = wall_clock
         self._entities: dict[str, Entity] = {}
@@ -297,7 +300,7 @@ class EntityManager:
             return
         claims = self._index.get((message.dgn, message.instance))
         if claims is None:
-            if definition.kind != "network":
+            if definition.kind != "network" and message.dgn not in self.consumed_dgns:
                 self._track_unmapped(message, ts)
             return
         signals = message.signals

@@ -101,6 +101,17 @@ def test_unmapped_and_unknown_are_tracked_and_bounded(rvc, default_mapping: Coac
     assert len(manager.unmapped()) == 3
 
 
+def test_dgns_the_server_reads_itself_are_not_unmapped(rvc, default_mapping: CoachMapping) -> None:
+    # CHASSIS_MOBILITY_STATUS feeds the motion interlock; it is not a device waiting for a name.
+    chassis = rvc.decode(0x19FFF4C8, bytes([0, 0, 0, 0, 0xFD, 0xFF, 0xFF, 0xFF]))
+    plain = EntityManager(default_mapping)
+    plain.ingest(chassis)
+    assert [u["name"] for u in plain.unmapped()] == ["CHASSIS_MOBILITY_STATUS"]
+    manager = EntityManager(default_mapping, consumed_dgns=(0x1FFF4,))
+    manager.ingest(chassis)
+    assert manager.unmapped() == []
+
+
 def test_restore_state_until_the_bus_speaks(manager: EntityManager, feed: Feed) -> None:
     changes: list[EntityChange] = []
     manager.add_change_listener(changes.append)
