@@ -60,3 +60,36 @@ def test_identify_never_moves_or_blinks_what_is_not_a_switched_output(coach: Coa
     assert unseen.status_code == 422
     assert "has not been seen unmapped" in unseen.json()["detail"]
     assert _commands(coach.peer, 1, timeout=0.5) == []
+
+
+async def test_identify_blinks_a_dc_load_with_its_own_command_dgn() -> None:
+    """A switched DC load blinks with DC_LOAD_COMMAND (not the dimmer's DGN) and ends off, as it
+    was (DC_LOAD_STATUS 1FFBD byte 2 operating level 0 = off)."""
+    import asyncio
+
+    from backend.core.coach_mapping import DEFAULT_MAPPING_PATH, load_mapping
+    from backend.core.entity_manager import EntityManager
+    from backend.core.mapping_identify import DeviceIdentifier
+    from backend.integrations.rvc.loader import load_config_data
+
+    rvc = load_config_data()
+    manager = EntityManager(load_mapping(DEFAULT_MAPPING_PATH, rvc.spec))
+    manager.ingest(rvc.decode(0x19FFBD92, bytes.fromhex("1EFF00FCFF03FFFF")))  # load 30, off
+    sent: list[tuple[int, str]] = []
+
+    async def send(arbitration_id: int, data: bytes, *, interface: str | None = None) -> None:
+        sent.append(((arbitration_id >> 8) & 0x1FFFF, data.hex(" ").upper()))
+
+    identifier = DeviceIdentifier(
+        manager, rvc.spec, rvc.encoder.encode, send, source_address=0xF9, interval=0.01
+    )
+    answer = identifier.start("DC_LOAD_STATUS", 30, "dc_load")
+    assert answer["type"] == "dc_load" and answer["restores"] == "off"
+    for _ in range(200):
+        if not identifier.running():
+            break
+        await asyncio.sleep(0.01)
+    assert {dgn for dgn, _ in sent} == {0x1FFBC}  # DC_LOAD_COMMAND only
+    levels = [data.split()[2] for _, data in sent]
+    assert levels == ["C8", "00", "C8", "00", "C8", "00", "00"]
+    await identifier.close()
