@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import signal
-import sys
 import threading
 from pathlib import Path
 from typing import Annotated, Any
@@ -184,47 +183,76 @@ def _run_load(
 
 
 def replay(
-    file: Annotated[Path, typer.Argument(help="Recording (candump log, asc, blf, csv, trc).")],
+    file: Annotated[
+        Path, typer.Argument(help="Recording (candump log or screen, asc, blf, csv, trc).")
+    ],
     bustype: BustypeOpt = None,
     channel: ChannelOpt = None,
     bus_options: BusOptionsOpt = None,
     speed: Annotated[float, typer.Option("--speed", min=0.001, help="Time factor.")] = 1.0,
     loop: Annotated[bool, typer.Option("--loop", help="Start again at the end.")] = False,
+    rate: Annotated[
+        float | None,
+        typer.Option(
+            "--rate",
+            min=0.001,
+            max=100_000,
+            help="Frames/s for frames without timestamps (default COACHIQ_CAN__REPLAY_RATE).",
+        ),
+    ] = None,
 ) -> None:
-    """Play a recording onto a bus with its timing."""
-    from rich.progress import Progress
+    """Play a recording onto a bus with its timing (the server's replay channel's reader)."""
+    import can
 
-    from backend.services.simulator.canlog import read_frames
-    from backend.services.simulator.canlog import replay as play
+    from backend.integrations.can.replay import ReplayBus, ReplaySpec
 
-    if not file.exists():
+    if not file.is_file():
         typer.echo(f"{file}: no such file", err=True)
         raise typer.Exit(2)
+    bustype_, channels, options, settings = _bus_args(bustype, channel, bus_options)
     try:
-        frames = read_frames(file)
-    except Exception as exc:  # python-can's readers raise ValueError and others
-        typer.echo(f"{file}: cannot read: {exc}", err=True)
+        source = ReplayBus(
+            f"replay:{file}",
+            ReplaySpec(file, speed, loop, rate),
+            default_rate=settings.can.replay_rate,
+        )
+    except ValueError as exc:
+        typer.echo(f"{file}: {exc}", err=True)
         raise typer.Exit(2) from None
-    if not frames:
-        typer.echo(f"{file}: no frames", err=True)
-        raise typer.Exit(2)
-    bustype_, channels, options, _ = _bus_args(bustype, channel, bus_options)
     stop = _stop_flag()
     bus = _open_bus(bustype_, channels[0], options)
+    sent = 0
     try:
-        with Progress(transient=False, disable=not sys.stderr.isatty()) as progress:
-            task = progress.add_task(f"replaying {file.name}", total=len(frames))
-            sent = play(
-                bus,
-                frames,
-                speed=speed,
-                loop=loop,
-                on_progress=lambda n: progress.update(task, completed=n),
-                stop=stop.is_set,
+        while not stop.is_set():
+            msg = source.recv(0.2)
+            if msg is None:
+                if source.finished:
+                    break
+                continue
+            bus.send(
+                can.Message(
+                    arbitration_id=msg.arbitration_id,
+                    data=msg.data,
+                    is_extended_id=msg.is_extended_id,
+                )
             )
+            sent += 1
     finally:
+        source.shutdown()
         bus.shutdown()
-    typer.echo(json.dumps({"file": str(file), "sent": sent}))
+    status = source.replay_status()
+    typer.echo(
+        json.dumps(
+            {
+                "file": str(file),
+                "sent": sent,
+                "untimed_frames": status["untimed_frames"],
+                "malformed_lines": status["malformed_lines"],
+                "timestamp_problems": status["timestamp_problems"],
+                "problems": status["problems"],
+            }
+        )
+    )
 
 
 def record(

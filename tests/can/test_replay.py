@@ -233,3 +233,34 @@ async def test_broken_timestamps_and_junk_are_counted_and_never_stop_playback(
     assert any(p.startswith("line 6: not a frame") for p in problems)
     assert any(p.startswith("line 7: timestamp inf is not finite") for p in problems)
     assert any(p.startswith("line 8: timestamp 1699999999.000000 goes back") for p in problems)
+
+
+def test_coachiq_replay_plays_an_untimed_capture_at_the_rate(tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+    import time
+
+    group, port = "239.74.163.83", 43983
+    log = tmp_path / "entegra.txt"  # plain candump: the name does not matter, nor timestamps
+    log.write_text("junk\n" + UNTIMED * 10)
+    listener = can.Bus(interface="udp_multicast", channel=group, port=port)
+    cmd = [sys.executable, "-m", "backend.cli.main", "replay", str(log), "--bustype"]
+    cmd += ["udp_multicast", "--channel", group, "--bus-options", json.dumps({"port": port})]
+    cmd += ["--rate", "40"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        arrivals = []
+        deadline = time.monotonic() + 2
+        while len(arrivals) < 10 and time.monotonic() < deadline:
+            msg = listener.recv(0.2)
+            if msg is not None:
+                arrivals.append(msg.timestamp)
+    finally:
+        listener.shutdown()
+    report = json.loads(proc.stdout.splitlines()[-1])
+    assert report["sent"] == 10 and report["untimed_frames"] == 10
+    assert report["malformed_lines"] == 1
+    assert len(arrivals) == 10
+    assert 0.15 <= arrivals[-1] - arrivals[0] <= 0.6  # 9 gaps of 25 ms, not all at once
