@@ -18,7 +18,7 @@ from tests.e2e.test_dashboard_browser import expect, reported, wait_live
 
 pytestmark = pytest.mark.e2e
 NARROW = {"width": 360, "height": 740}
-VIEWS = ("coach", "alerts", "can", "discover")
+VIEWS = ("coach", "alerts", "can", "discover", "setup")
 # AIR_CONDITIONER_COMMAND frames as a 2022 Entegra sends them (plain candump: no timestamps).
 CAPTURE = (
     "".join(f"  can0  19FFE096   [8]  0{instance} 01 FF FF 64 C8 FF FF\n" for instance in (1, 2, 3))
