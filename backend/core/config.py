@@ -79,6 +79,13 @@ class CANSettings(_Section):
     source_address: int = Field(
         default=0xF9, ge=0, le=253, description="Source address CoachIQ transmits from (0-253)."
     )
+    udp_multicast_loopback: bool = Field(
+        default=True,
+        description=(
+            "udp_multicast (development) stays on this machine: sent with TTL 0, datagrams from "
+            "other machines dropped. A real coach uses socketcan."
+        ),
+    )
     rx_queue_size: int = Field(default=20000, ge=10, description="Receive queue bound (frames).")
     rx_batch_window_ms: float = Field(
         default=20.0,

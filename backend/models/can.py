@@ -54,6 +54,11 @@ class CANInterfaceModel(BaseModel):
         description="A replayed log's playback: frames, untimed frames and their rate, malformed "
         "lines and timestamp problems (counted, the newest with their line numbers).",
     )
+    datagrams: dict[str, Any] | None = Field(
+        None,
+        description="udp_multicast only: loopback (kept on this machine), malformed and foreign "
+        "(from another machine) datagrams dropped.",
+    )
     source_address: int | None
     address_claim: str | None = Field(None, examples=["claimed"])
     last_frame_time: float | None

@@ -21,6 +21,7 @@ from backend.integrations.can.manager import (
     InterfaceState,
     make_bus_factory,
 )
+from backend.integrations.can.multicast import DatagramGuard
 from backend.integrations.can.replay import is_replay
 
 logger = logging.getLogger(__name__)
@@ -51,14 +52,19 @@ class CANInterfaceService:
             settings.bus_options.get("receive_own_messages")
         )
         self.interfaces: dict[str, BusInterface] = {}
+        self.guards: dict[str, DatagramGuard] = {}
         for channel in settings.interfaces:
             replay = is_replay(channel)
+            guard = None
+            if settings.bustype == "udp_multicast" and not replay:
+                guard = self.guards[channel] = DatagramGuard(settings.udp_multicast_loopback)
             factory = factories.get(channel) or make_bus_factory(
                 channel,
                 settings.bustype,
                 settings.bitrate,
                 settings.bus_options,
                 replay_rate=settings.replay_rate,
+                guard=guard,
             )
             self.interfaces[channel] = BusInterface(
                 channel,
@@ -170,4 +176,12 @@ class CANInterfaceService:
             "rx_queue": interface.rx_queue_length,
             "tx_queue": interface.tx_queue_length,
             "replay": interface.replay_status(),
+            "datagrams": self._datagrams(name),
         }
+
+    def _datagrams(self, name: str) -> dict[str, Any] | None:
+        """udp_multicast only: whether it stays on this machine and the datagrams dropped."""
+        guard = self.guards.get(name)
+        if guard is None:
+            return None
+        return {"loopback": guard.loopback, "malformed": guard.malformed, "foreign": guard.foreign}

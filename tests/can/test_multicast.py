@@ -59,3 +59,32 @@ async def test_frames_cross_between_processes() -> None:
         assert per_dgn["1FEDB"]["tx"] == 1
         assert per_dgn["1FEDB"]["rx"] == 0
         assert per_dgn["1FFFD"]["rx"] == 3
+
+
+async def test_a_malformed_datagram_is_counted_and_dropped_never_a_reconnect() -> None:
+    import socket
+
+    from backend.integrations.can.multicast import is_local
+
+    port = 45000 + os.getpid() % 1000
+    async with running_app(
+        interfaces=GROUP, bustype="udp_multicast", bus_options={"port": port}
+    ) as (client, service):
+        await wait_for(lambda: service.status()["state"] == "up")
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sender.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 0)
+            for _ in range(3):
+                sender.sendto(b"\x00not a packed CAN message", (GROUP, port))
+        finally:
+            sender.close()
+        status = await wait_for(
+            lambda: service.interfaces_status()[0]["datagrams"]["malformed"] == 3
+        )
+        interface = service.interfaces_status()[0]
+        assert interface["state"] == "up" and interface["reconnects"] == 0, status
+        assert interface["datagrams"] == {"loopback": True, "malformed": 3, "foreign": 0}
+        # and frames still flow afterwards
+        response = await client.post("/api/can/send", json={"can_id": "19FEDBF9", "data": "00"})
+        assert response.status_code == 202
+    assert is_local("127.0.0.1") and is_local("::1") and not is_local("203.0.113.9")

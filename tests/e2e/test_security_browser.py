@@ -3,20 +3,16 @@ out; a page served from another local port can neither open the WebSocket nor PO
 
 from __future__ import annotations
 
-import contextlib
 import http.server
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import LAPTOP, ROOT, Server, _free_port, screenshot
+from tests.e2e.conftest import LAPTOP, _free_port, screenshot
+from tests.security.live import SecureServer, cli
 
 pytestmark = pytest.mark.e2e
 EXPECT_MS = 10_000
@@ -29,48 +25,6 @@ def expect():
 
     playwright_expect.set_options(timeout=EXPECT_MS)
     return playwright_expect
-
-
-def cli(data_dir: Path, *args: str, stdin: str | None = None) -> str:
-    """Run ``coachiq ...`` as a user would, against ``data_dir``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COACHIQ_")}
-    env["COACHIQ_PERSISTENCE__DATA_DIR"] = str(data_dir)
-    result = subprocess.run(
-        [sys.executable, "-c", "from backend.cli.main import main; main()", *args],
-        cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    return result.stdout.strip()
-
-
-class SecureServer(Server):
-    """``coachiq serve`` with COACHIQ_SECURITY__AUTH=required; readiness read with a token."""
-
-    def __init__(self, port: int, log: Path, data_dir: Path, token: str):
-        super().__init__(
-            port,
-            log,
-            {"COACHIQ_SECURITY__AUTH": "required", "COACHIQ_PERSISTENCE__DATA_DIR": str(data_dir)},
-        )
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("COACHIQ_")}
-        env.update({"COACHIQ_SERVER__PORT": str(self.port), "COACHIQ_LOGGING__LEVEL": "WARNING"})
-        env.update(self.env)
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", "from backend.cli.main import main; main()", "serve"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log_path.read_text()[-2000:]
-            with contextlib.suppress(httpx.HTTPError):
-                url = f"{self.base_url}/api/entities/{LIGHT}"
-                if httpx.get(url, headers=self.headers, timeout=1).json().get("available"):
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"server did not come up: {self.log_path.read_text()[-2000:]}")
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ from backend.integrations.can.errors import (
     ReadOnlyInterfaceError,
     TransmitQueueFullError,
 )
+from backend.integrations.can.multicast import DatagramGuard
 from backend.integrations.can.replay import DEFAULT_RATE, ReplayBus, is_replay
 from backend.integrations.can.tasks import cancel_and_wait
 
@@ -603,10 +604,12 @@ def make_bus_factory(
     options: dict[str, Any],
     *,
     replay_rate: float = DEFAULT_RATE,
+    guard: DatagramGuard | None = None,
 ) -> BusFactory:
     """A factory opening ``channel``: a ReplayBus for ``replay:`` channels, else ``can.Bus``.
 
     ``replay_rate``: frames per second a replayed log without timestamps is played at.
+    ``guard``: for ``udp_multicast``, keeps it on this machine and drops bad datagrams.
     """
     if is_replay(channel):
         return lambda: ReplayBus(channel, default_rate=replay_rate)
@@ -614,6 +617,9 @@ def make_bus_factory(
     kwargs.setdefault("bitrate", bitrate)
 
     def factory() -> can.BusABC:
-        return can.Bus(interface=bustype, channel=channel, **kwargs)
+        bus = can.Bus(interface=bustype, channel=channel, **kwargs)
+        if guard is not None and bustype == "udp_multicast":
+            guard.install(bus)
+        return bus
 
     return factory
