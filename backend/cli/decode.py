@@ -242,11 +242,41 @@ class _nullcontext:
 
 
 def spec_command(
+    dgn: Annotated[
+        str | None,
+        typer.Argument(help="A DGN (name or 5 hex digits): its signals, or its JSON Schema."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    json_schema: Annotated[
+        bool,
+        typer.Option(
+            "--json-schema",
+            help="Print the JSON Schema of decoded messages: of DGN, or of every DGN.",
+        ),
+    ] = False,
     spec: Annotated[Path | None, typer.Option(help="RV-C spec JSON (default config).")] = None,
 ) -> None:
-    """List the DGNs CoachIQ knows: dgn, name, number of signals."""
+    """List the DGNs CoachIQ knows, one DGN's signals, or the JSON Schema of decoded messages."""
+    from backend.integrations.rvc.json_schema import dgn_schema, spec_schema
+
     config = _load(spec)
+    definition = None
+    if dgn is not None:
+        definition = config.spec.get(dgn.removeprefix("0x").removeprefix("0X"))
+        if definition is None:
+            typer.echo(
+                f"error: unknown DGN {dgn!r}: give a DGN name (TANK_STATUS) or 5 hex digits "
+                "(1FFB7); coachiq spec lists them",
+                err=True,
+            )
+            raise typer.Exit(2)
+    if json_schema:
+        schema = spec_schema(config.spec) if definition is None else dgn_schema(definition)
+        typer.echo(json.dumps(schema, indent=1, ensure_ascii=False))
+        return
+    if definition is not None:
+        _print_signals(definition, as_json)
+        return
     rows = [
         {"dgn": d.key, "name": d.name, "signals": len(d.all_fields())}
         for d in sorted(config.spec.by_dgn.values(), key=lambda d: d.dgn)
@@ -263,6 +293,42 @@ def spec_command(
     table.add_column("signals", justify="right")
     for row in rows:
         table.add_row(row["dgn"], row["name"], str(row["signals"]))
+    Console().print(table)
+
+
+def _print_signals(definition: Any, as_json: bool) -> None:
+    """One DGN's signals: position, wire type, JSON type, unit and named values."""
+    rows = [
+        {
+            "name": f.name,
+            "byte": f.byte,
+            "bit": f.bit,
+            "type": f.type,
+            "json_type": f.json_type,
+            "unit": f.unit,
+            "values": {str(k): v for k, v in sorted(f.labels.items())},
+        }
+        for f in definition.all_fields()
+    ]
+    if as_json:
+        typer.echo(json.dumps({"dgn": definition.key, "name": definition.name, "signals": rows}))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{definition.key} {definition.name} (section {definition.section})")
+    for column in ("signal", "byte.bit", "type", "JSON", "unit", "named values"):
+        table.add_column(column)
+    for row in rows:
+        named = ", ".join(f"{k}={v}" for k, v in row["values"].items())
+        table.add_row(
+            row["name"],
+            f"{row['byte']}.{row['bit']}",
+            row["type"],
+            row["json_type"] + (" (label)" if row["json_type"] == "string" and named else ""),
+            row["unit"] or "",
+            named if len(named) <= 80 else named[:77] + "...",
+        )
     Console().print(table)
 
 

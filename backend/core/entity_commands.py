@@ -16,7 +16,6 @@ from typing import Any
 
 from backend.core.entity_errors import CommandValidationError
 from backend.core.entity_model import CommandContext, CommandPlan, FrameSpec, Repeat, State
-from backend.core.entity_readers import MONTHS
 
 # DC_DIMMER_COMMAND_2 / DC_LOAD_COMMAND / AC_LOAD_COMMAND command codes (spec tables 6.24.6c, 6.23)
 SET_LEVEL = 0x00
@@ -437,7 +436,7 @@ def date_time(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> Comman
         )
     signals = {
         "year": when.year,
-        "month": MONTHS[when.month - 1],
+        "month": when.month,
         "day_of_month": when.day,
         "day_of_week": (when.isoweekday() % 7) + 1,  # spec: 1 = Sunday
         "hour": when.hour,

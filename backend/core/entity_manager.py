@@ -307,7 +307,7 @@ class EntityManager:
         for binding, entity in claims:
             if binding.match and not binding.matches(signals):
                 continue
-            self._apply(entity, binding, binding.reader(signals, binding.role), ts)
+            self._apply(entity, binding, binding.reader(signals, binding.role, message), ts)
             for listener in self._status_listeners:
                 try:
                     listener(entity, binding, message)
@@ -406,6 +406,8 @@ class EntityManager:
         if record.get("signals") != message.signals:
             record["changed_at"] = ts  # the wizard highlights the instance a switch changes
             record["signals"] = message.signals
+            record["labels"] = message.labels
+            record["raw"] = message.raw
 
     def _track_unknown(self, message: DecodedMessage, ts: float) -> None:
         record = self._unknown.get(message.dgn)

@@ -13,13 +13,22 @@ import math
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from backend.core.entity_errors import CommandValidationError
 
 State = dict[str, Any]
-Reader = Callable[[Mapping[str, Any], str | None], State]
-"""(decoded signals, binding role) -> the state keys this DGN gives."""
+
+
+class _HasLabels(Protocol):
+    @property
+    def labels(self) -> Mapping[str, str]: ...
+
+
+Labelled = _HasLabels | None
+"""The decoded message a reader may ask for the spec's names of numeric values (``labels``)."""
+Reader = Callable[[Mapping[str, Any], str | None, Labelled], State]
+"""(decoded signals, binding role, message) -> the state keys this DGN gives."""
 
 
 @dataclass(frozen=True, slots=True)

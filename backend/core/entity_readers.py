@@ -1,9 +1,11 @@
 """Status readers: decoded RV-C signals of one status DGN -> the entity state keys it gives.
 
-Each reader is a small pure function ``(signals, role) -> dict``. Signals are the decoder's
-values: numbers already scaled to the spec's unit, labels as lower snake case strings, ``None``
-for "not available". A reader returns only the keys its DGN carries, so an entity reported by
-several DGNs keeps the others' keys.
+Each reader is a small pure function ``(signals, role, message) -> dict``. Signals are the
+decoder's values: numbers already scaled to the spec's unit (instances, levels, durations, dates:
+always numbers), enumerations as lower snake case labels, ``None`` for "not available". A named
+numeric value that is not a quantity (DC_DIMMER_STATUS_3 brightness 251 "value is changing")
+decodes to ``None``; its name is in the message's ``labels``, asked for only then. A reader
+returns only the keys its DGN carries, so an entity reported by several DGNs keeps the others'.
 """
 
 from __future__ import annotations
@@ -11,22 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from backend.core.entity_model import State
-
-MONTHS = (
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-)
+from backend.core.entity_model import Labelled, State
 
 _MOTION = {"no_motion": "stopped", "extending": "extending", "retracting": "retracting"}
 
@@ -41,6 +28,11 @@ def _round(value: Any, digits: int = 2) -> float | None:
     return None if number is None else round(number, digits)
 
 
+def _label(m: Labelled, name: str) -> str | None:
+    """The spec's name of a numeric signal's value (from the message's ``labels``), or None."""
+    return None if m is None else m.labels.get(name)
+
+
 def _on_off(level: float | None) -> str | None:
     if level is None:
         return None
@@ -50,13 +42,14 @@ def _on_off(level: float | None) -> str | None:
 # --- lights and loads ---------------------------------------------------------------------------
 
 
-def dimmer_light(s: Mapping[str, Any], role: str | None) -> State:
+def dimmer_light(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """DC_DIMMER_STATUS_3: operating status 0-100 % (0.5 % steps); 251 = ramping, 252 flashing."""
     level = s.get("operating_status_brightness")
     out: State = {"last_command": s.get("last_command")}
-    if isinstance(level, str):
-        out["ramping"] = level == "value_is_changing_ramp_command"
-        if level == "output_is_flashing":
+    name = _label(m, "operating_status_brightness") if level is None else None
+    if name is not None:
+        out["ramping"] = name == "value_is_changing_ramp_command"
+        if name == "output_is_flashing":
             out["state"] = "on"
         return out
     out["ramping"] = False
@@ -66,27 +59,26 @@ def dimmer_light(s: Mapping[str, Any], role: str | None) -> State:
     return out
 
 
-def load_light(s: Mapping[str, Any], role: str | None) -> State:
+def load_light(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """DC_LOAD_STATUS read as a light: operating status level 0-100 %."""
     level = _num(s.get("operating_status_level"))
-    if level is None and s.get("operating_status_level") == "load_delay_active":
+    if level is None and _label(m, "operating_status_level") == "load_delay_active":
         return {}
     return {"state": _on_off(level), "brightness": level}
 
 
-def load(s: Mapping[str, Any], role: str | None) -> State:
+def load(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """DC_LOAD_STATUS / AC_LOAD_STATUS: level, on/off, present current."""
-    raw = s.get("operating_status_level")
-    level = _num(raw)
+    level = _num(s.get("operating_status_level"))
     out: State = {"current": _round(s.get("present_current"))}
-    if raw == "load_delay_active":
+    if level is None and _label(m, "operating_status_level") == "load_delay_active":
         out["delay_active"] = True
         return out
     out.update(state=_on_off(level), level=level, delay_active=False)
     return out
 
 
-def door_lock(s: Mapping[str, Any], role: str | None) -> State:
+def door_lock(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """DOOR_STATUS: lock status, motion and position."""
     lock = s.get("lock_status")
     return {
@@ -99,7 +91,7 @@ def door_lock(s: Mapping[str, Any], role: str | None) -> State:
 # --- tanks and batteries ------------------------------------------------------------------------
 
 
-def tank(s: Mapping[str, Any], role: str | None) -> State:
+def tank(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """TANK_STATUS: level = relative level / resolution (e.g. 3/4 = 75 %), litres, capacity."""
     relative, resolution = _num(s.get("relative_level")), _num(s.get("resolution"))
     level = None
@@ -112,7 +104,7 @@ def tank(s: Mapping[str, Any], role: str | None) -> State:
     }
 
 
-def dc_source_1(s: Mapping[str, Any], role: str | None) -> State:
+def dc_source_1(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """DC_SOURCE_STATUS_1: voltage and current; positive current flows from the source."""
     current = _round(s.get("dc_current"), 3)
     status = None
@@ -121,7 +113,7 @@ def dc_source_1(s: Mapping[str, Any], role: str | None) -> State:
     return {"voltage": _round(s.get("dc_voltage")), "current": current, "status": status}
 
 
-def dc_source_2(s: Mapping[str, Any], role: str | None) -> State:
+def dc_source_2(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """DC_SOURCE_STATUS_2: temperature, state of charge, time remaining."""
     return {
         "temperature": _round(s.get("source_temperature")),
@@ -134,7 +126,7 @@ def dc_source_2(s: Mapping[str, Any], role: str | None) -> State:
 # --- climate ------------------------------------------------------------------------------------
 
 
-def thermostat(s: Mapping[str, Any], role: str | None) -> State:
+def thermostat(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """THERMOSTAT_STATUS_1: mode, fan mode and speed, heat and cool setpoints (°C)."""
     return {
         "mode": s.get("operating_mode"),
@@ -146,12 +138,12 @@ def thermostat(s: Mapping[str, Any], role: str | None) -> State:
     }
 
 
-def thermostat_ambient(s: Mapping[str, Any], role: str | None) -> State:
+def thermostat_ambient(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """THERMOSTAT_AMBIENT_STATUS: ambient temperature (°C)."""
     return {"ambient_temperature": _round(s.get("ambient_temp"))}
 
 
-def air_conditioner(s: Mapping[str, Any], role: str | None) -> State:
+def air_conditioner(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """AIR_CONDITIONER_STATUS (and the same layout of AIR_CONDITIONER_COMMAND)."""
     return {
         "mode": s.get("operating_mode"),
@@ -164,7 +156,7 @@ def air_conditioner(s: Mapping[str, Any], role: str | None) -> State:
     }
 
 
-def furnace(s: Mapping[str, Any], role: str | None) -> State:
+def furnace(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """FURNACE_STATUS: mode, heat source, circulation fan speed, heat output level."""
     return {
         "mode": s.get("operating_mode"),
@@ -175,7 +167,7 @@ def furnace(s: Mapping[str, Any], role: str | None) -> State:
     }
 
 
-def heat_pump(s: Mapping[str, Any], role: str | None) -> State:
+def heat_pump(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """HEAT_PUMP_STATUS: mode, heat output levels, fan speed."""
     return {
         "mode": s.get("operating_mode"),
@@ -189,7 +181,7 @@ def heat_pump(s: Mapping[str, Any], role: str | None) -> State:
 # --- power --------------------------------------------------------------------------------------
 
 
-def generator_1(s: Mapping[str, Any], role: str | None) -> State:
+def generator_1(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """GENERATOR_STATUS_1: status, engine run time (minutes -> hours), load, start battery."""
     minutes = _num(s.get("engine_run_time"))
     return {
@@ -200,7 +192,7 @@ def generator_1(s: Mapping[str, Any], role: str | None) -> State:
     }
 
 
-def generator_2(s: Mapping[str, Any], role: str | None) -> State:
+def generator_2(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """GENERATOR_STATUS_2: coolant temperature, oil pressure, rpm, fuel rate."""
     return {
         "coolant_temperature": _num(s.get("eng_coolant_temperature")),
@@ -210,7 +202,7 @@ def generator_2(s: Mapping[str, Any], role: str | None) -> State:
     }
 
 
-def inverter(s: Mapping[str, Any], role: str | None) -> State:
+def inverter(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """INVERTER_STATUS: status and whether inverting is enabled."""
     enabled = s.get("inverter_enabled")
     return {
@@ -221,7 +213,7 @@ def inverter(s: Mapping[str, Any], role: str | None) -> State:
     }
 
 
-def ac_point(s: Mapping[str, Any], role: str | None) -> State:
+def ac_point(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """Any AC_STATUS_1 layout (charger, inverter, ATS, generator, generic AC point)."""
     faults = [
         name.removeprefix("fault_")
@@ -241,7 +233,7 @@ def ac_point(s: Mapping[str, Any], role: str | None) -> State:
     }
 
 
-def inverter_output(s: Mapping[str, Any], role: str | None) -> State:
+def inverter_output(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """INVERTER_AC_STATUS_1 (output): the inverter's AC output."""
     point = ac_point(s, role)
     return {
@@ -251,7 +243,7 @@ def inverter_output(s: Mapping[str, Any], role: str | None) -> State:
     }
 
 
-def charger(s: Mapping[str, Any], role: str | None) -> State:
+def charger(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """CHARGER_STATUS: charging state, voltage, current; disabled when the state is disable."""
     state = s.get("operating_state")
     return {
@@ -263,12 +255,17 @@ def charger(s: Mapping[str, Any], role: str | None) -> State:
     }
 
 
-def ats(s: Mapping[str, Any], role: str | None) -> State:
-    """ATS_STATUS: source in use and mode."""
-    return {"source": s.get("source_in_use"), "mode": s.get("mode")}
+def ats(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
+    """ATS_STATUS: source in use (a number, with the spec's name where it has one) and mode."""
+    source, name = s.get("source_in_use"), _label(m, "source_in_use")
+    return {
+        "source": None if name == "no_source_active" else source,  # 0 to 6; 0 is the primary
+        "source_name": name,  # the spec's name: "primary", "no_source_active", else None
+        "mode": s.get("mode"),
+    }
 
 
-def solar(s: Mapping[str, Any], role: str | None) -> State:
+def solar(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """SOLAR_CONTROLLER_STATUS: charging state, voltage and current."""
     return {
         "state": s.get("operating_state"),
@@ -281,7 +278,7 @@ def solar(s: Mapping[str, Any], role: str | None) -> State:
 # --- water --------------------------------------------------------------------------------------
 
 
-def water_heater(s: Mapping[str, Any], role: str | None) -> State:
+def water_heater(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """WATERHEATER_STATUS: mode, setpoint and water temperature (°C), burner and element."""
     burner, element = s.get("burner_status"), s.get("ac_element_status")
     return {
@@ -297,7 +294,7 @@ def water_heater(s: Mapping[str, Any], role: str | None) -> State:
     }
 
 
-def water_pump(s: Mapping[str, Any], role: str | None) -> State:
+def water_pump(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """WATER_PUMP_STATUS: enabled (on/off), running, system pressure (Pa -> kPa)."""
     enabled, running = s.get("operating_status"), s.get("pump_status")
     pressure = _num(s.get("current_system_pressure"))
@@ -312,7 +309,7 @@ def water_pump(s: Mapping[str, Any], role: str | None) -> State:
 # --- motors -------------------------------------------------------------------------------------
 
 
-def motor(s: Mapping[str, Any], role: str | None) -> State:
+def motor(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """AWNING_STATUS / SLIDE_STATUS: motion (stopped, extending, retracting) and position."""
     motion = s.get("motion")
     return {
@@ -321,7 +318,7 @@ def motor(s: Mapping[str, Any], role: str | None) -> State:
     }
 
 
-def shade(s: Mapping[str, Any], role: str | None) -> State:
+def shade(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """WINDOW_SHADE_CONTROL_STATUS: forward output = opening, reverse output = closing."""
     forward, reverse = s.get("forward_status"), s.get("reverse_status")
     if forward == "forward_output_is_on":
@@ -335,14 +332,17 @@ def shade(s: Mapping[str, Any], role: str | None) -> State:
     return {"motion": motion, "last_command": s.get("last_command")}
 
 
-def dimmer_output(s: Mapping[str, Any], role: str | None) -> State:
+def dimmer_output(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """DC_DIMMER_STATUS_3 of one output of a ``dimmer_pair`` motor: is this direction on."""
-    level = s.get("operating_status_brightness")
-    on = isinstance(level, str) or (_num(level) or 0) > 0
+    level = _num(s.get("operating_status_brightness"))
+    # None with a name: ramping or flashing, both drive the output
+    on = (level or 0) > 0 or (
+        level is None and _label(m, "operating_status_brightness") is not None
+    )
     return {f"{role}_output": on}
 
 
-def roof_fan(s: Mapping[str, Any], role: str | None) -> State:
+def roof_fan(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """ROOF_FAN_STATUS_1: on/off, mode, speed, direction, lid (dome) position, temperature."""
     return {
         "state": s.get("system_status"),
@@ -355,14 +355,18 @@ def roof_fan(s: Mapping[str, Any], role: str | None) -> State:
     }
 
 
-def date_time(s: Mapping[str, Any], role: str | None) -> State:
+def date_time(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """DATE_TIME_STATUS: an ISO 8601 local date and time, plus the time zone offset (h)."""
     year, month, day = s.get("year"), s.get("month"), s.get("day_of_month")
     hour, minute, second = s.get("hour"), s.get("minute"), s.get("second")
     value = None
-    if isinstance(month, str) and month in MONTHS and None not in (year, day, hour, minute, second):
+    if None not in (year, month, day, hour, minute, second):
         value = (
-            f"{int(year):04d}-{MONTHS.index(month) + 1:02d}-{int(day):02d}"  # type: ignore[arg-type]
+            f"{int(year):04d}-{int(month):02d}-{int(day):02d}"  # type: ignore[arg-type]
             f"T{int(hour):02d}:{int(minute):02d}:{int(second):02d}"  # type: ignore[arg-type]
         )
-    return {"datetime": value, "day_of_week": s.get("day_of_week"), "time_zone": s.get("time_zone")}
+    return {
+        "datetime": value,
+        "day_of_week": _label(m, "day_of_week"),  # the state keeps the day's name ("sunday")
+        "time_zone": s.get("time_zone"),
+    }

@@ -136,6 +136,14 @@ class UnmappedEntry(BaseModel):
     last_seen: float
     changed_at: float = Field(..., description="When the decoded values last changed.")
     signals: dict[str, Any] = Field(..., description="The last decoded values.")
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="The spec's names of the numeric values above that it names "
+        '(e.g. {"instance": "fresh_water"}); see docs/signals.md.',
+    )
+    raw: dict[str, int] = Field(
+        default_factory=dict, description="The raw integer of every enumeration above."
+    )
 
 
 class UnknownDGNEntry(BaseModel):

@@ -62,8 +62,9 @@ CASES: list[tuple[str, int, str, dict[str, Any]]] = [
     # CHARGER_STATUS: 0x0114 x 0.05 = 13.8 V, 3.6 A, 50 % of max, bulk
     ("charger.main", 0x19FFC742, "01 14 01 48 7D 64 02 FF",
      {"state": "bulk", "enabled": True, "voltage": 13.8, "current": 3.6, "percent_of_max": 50.0}),
+    # ATS_STATUS: source in use 0 (the spec's "0 - Primary"): a number, named in source_name
     ("transfer_switch.main", 0x19FFAA4F, "01 00 FC FF FF FF FF FF",
-     {"source": "primary", "mode": "automatic"}),
+     {"source": 0, "source_name": "primary", "mode": "automatic"}),
     # ATS_AC_STATUS_1 byte 0 = 0x09: instance 1, output, primary, leg 1; 120.0 V, 3.6 A, 60.0 Hz
     ("transfer_switch.main", 0x19FFAD4F, "09 60 09 48 7D 00 1E 00",
      {"voltage": 120.0, "current": 3.6, "frequency": 60.0, "faults": []}),

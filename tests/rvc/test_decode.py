@@ -13,8 +13,14 @@ def test_dc_source_status_1_real_frame(rvc: RVCConfig) -> None:
     assert m.name == "DC_SOURCE_STATUS_1"
     assert (m.priority, m.dgn, m.source, m.destination) == (6, 0x1FFFD, 0x42, None)
     assert m.instance == 1
-    assert m.signals["dc_instance"] == "main_house_battery_bank"  # table: 1 = main house bank
-    assert m.signals["device_priority"] == "inverter_charger"  # 100
+    assert m.signals["dc_instance"] == 1  # an instance is a number, whatever its name
+    assert m.signals["device_priority"] == 100
+    # the spec's names of those numbers: 1 = main house battery bank, 100 = inverter/charger
+    assert m.labels == {
+        "dc_instance": "main_house_battery_bank",
+        "device_priority": "inverter_charger",
+    }
+    assert m.raw == {}  # DC_SOURCE_STATUS_1 has no enumeration
     assert m.signals["dc_voltage"] == 12.90  # 0x0102 x 0.05 V, exactly
     assert m.signals["dc_current"] == 0.000  # 0x77359400 x 0.001 - 2,000,000 A
     assert m.units["dc_voltage"] == "V"
@@ -55,11 +61,13 @@ def test_ac_status_1_device_uses(
 
 
 def test_date_time_status_real_frame(rvc: RVCConfig) -> None:
-    s = rvc.decode(0x19FFFF5D, frame("000603010E2038FF")).signals
+    m = rvc.decode(0x19FFFF5D, frame("000603010E2038FF"))
+    s = m.signals
     assert s["year"] == 2000
-    assert s["month"] == "june"
+    assert s["month"] == 6  # date fields are numbers; the name goes in labels
     assert s["day_of_month"] == 3
-    assert s["day_of_week"] == "sunday"
+    assert s["day_of_week"] == 1
+    assert m.labels == {"month": "june", "day_of_week": "sunday"}
     assert (s["hour"], s["minute"], s["second"]) == (14, 32, 56)
     assert s["time_zone"] is None
 
@@ -138,7 +146,9 @@ def test_uint2_error_is_flagged(rvc: RVCConfig) -> None:
 def test_labels_naming_special_values_win(rvc: RVCConfig) -> None:
     # DC_DIMMER_STATUS_3 delay/duration: 255 is labelled "no delay/duration active"
     m = rvc.decode(0x19FEDA80, frame("02FFC8FCFFFFFFFF"))
-    assert m.signals["delay_duration"] == "no_delay_duration_active"
+    assert m.signals["delay_duration"] is None  # a number or null, never a label
+    assert m.labels == {"delay_duration": "no_delay_duration_active"}
+    assert m.flags is None  # a named value, not a special condition
     assert m.signals["operating_status_brightness"] == 100.0
 
 
@@ -148,8 +158,9 @@ def test_short_frames_decode_the_bytes_present(rvc: RVCConfig, dlc: int) -> None
     m = rvc.decode(0x19FFFD42, full[:dlc])
     assert m.name == "DC_SOURCE_STATUS_1"
     assert m.data == full[:dlc]
-    assert m.signals["dc_instance"] == ("main_house_battery_bank" if dlc >= 1 else None)
-    assert m.signals["device_priority"] == ("inverter_charger" if dlc >= 2 else None)
+    assert m.signals["dc_instance"] == (1 if dlc >= 1 else None)
+    assert m.signals["device_priority"] == (100 if dlc >= 2 else None)
+    assert ("dc_instance" in m.labels) == (dlc >= 1)
     assert m.signals["dc_voltage"] == (12.90 if dlc >= 4 else None)
     assert m.signals["dc_current"] is None  # needs bytes 4-7
 
@@ -210,11 +221,13 @@ def test_record_shape(rvc: RVCConfig) -> None:
         "destination": None,
         "data": "0164020100943577",
         "signals": {
-            "dc_instance": "main_house_battery_bank",
-            "device_priority": "inverter_charger",
+            "dc_instance": 1,
+            "device_priority": 100,
             "dc_voltage": 12.9,
             "dc_current": 0.0,
         },
+        "labels": {"dc_instance": "main_house_battery_bank", "device_priority": "inverter_charger"},
+        "raw": {},
         "units": {"dc_voltage": "V", "dc_current": "A"},
     }
 

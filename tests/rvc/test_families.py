@@ -32,19 +32,22 @@ def test_tank_status(rvc: RVCConfig) -> None:
     assert m.name == "TANK_STATUS"
     assert m.instance == 1
     s = m.signals
-    assert s["instance"] == "black_waste"  # "1 — Black waste"
+    assert s["instance"] == 1
+    assert m.labels == {"instance": "black_waste"}  # "1 — Black waste"
     assert (s["relative_level"], s["resolution"]) == (3, 4)  # Level = 3 / 4
     assert s["absolute_level"] == 80  # 0x0050 l, precision 1 l
     assert s["tank_size"] == 160  # 0x00A0 l
     assert m.units["absolute_level"] == "L"
     # "If only one waste tank is present" ... LPG is 3, second fresh water 16.
-    assert rvc.decode(0x19FFB742, frame("10 01 02 FFFF FFFF FF")).signals == {
-        "instance": "second_fresh_water",
+    second = rvc.decode(0x19FFB742, frame("10 01 02 FFFF FFFF FF"))
+    assert second.signals == {
+        "instance": 16,
         "relative_level": 1,
         "resolution": 2,
         "absolute_level": None,
         "tank_size": None,
     }
+    assert second.labels == {"instance": "second_fresh_water"}
 
 
 def test_water_heater_status(rvc: RVCConfig) -> None:
@@ -319,12 +322,18 @@ def test_dc_load_status(rvc: RVCConfig) -> None:
     # 252 is "Load delay active"; priority 1110b is "Error"; delay 241 is 5 minutes.
     m = rvc.decode(0x19FFBD42, frame("05 00 FC E5 F1 FF FFFF"))
     s = m.signals
-    assert s["group"] == "all_groups"
-    assert s["operating_status_level"] == "load_delay_active"
+    assert s["group"] == 0
+    assert s["operating_status_level"] is None
     assert s["variable_level_capability"] == "variable"
     assert s["priority"] is None
     assert m.flags == {"priority": "error"}
-    assert s["delay"] == "5_min"
+    assert s["delay"] == 300  # 5 minutes, in the signal's unit (s)
+    assert m.labels == {
+        "group": "all_groups",
+        "operating_status_level": "load_delay_active",
+        "delay": "5_min",
+    }
+    assert m.raw == {"operating_mode": 1, "variable_level_capability": 1}
     assert s["present_current"] is None
 
 

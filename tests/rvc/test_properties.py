@@ -26,17 +26,29 @@ TEXT = (
 
 
 def _value(draw: st.DrawFn, f: Field) -> Any:
-    """A value the field can carry, as the decoder gives it (label, number or None)."""
+    """A value the field can carry, as the encoder takes it (label, number or None)."""
     if f.type == "ascii":
         size = f.width // 8 if f.width else 40
         return draw(TEXT.map(lambda t: t[:size]).filter(bool))
     if f.type == "bytes":
         assert f.width is not None
         return draw(st.binary(min_size=f.width // 8, max_size=f.width // 8)).hex().upper()
+    if f.is_enum:  # an enumeration carries its labels only
+        return f.labels[draw(st.sampled_from(sorted(f.labels)))]
     raws = st.integers(0, f.max_valid)
     if f.labels:
         raws = st.one_of(raws, st.sampled_from(sorted(f.labels)))
-    return f.value(draw(raws))
+    raw = draw(raws)
+    value = f.value(raw)
+    # A named value that is not a quantity ("continuous") is sent by its label.
+    return f.labels[raw] if value is None and raw in f.labels else value
+
+
+def _decoded(f: Field, value: Any) -> Any:
+    """What the decoder gives for a value the encoder took."""
+    if isinstance(value, str) and f.is_int and not f.is_enum:
+        return f.value(f.label_to_raw[value])
+    return value
 
 
 @st.composite
@@ -70,8 +82,9 @@ def test_round_trip_every_dgn(definition: DgnDefinition, data: st.DataObject) ->
     )
     decoded = rvc.decode(can_id, payload)
     assert decoded.definition is definition
-    for name, value in values.items():
+    for name, sent in values.items():
         got = decoded.signals[name]
+        value = _decoded(definition.by_name[name], sent)
         if isinstance(value, float):
             assert got == pytest.approx(value, rel=1e-9, abs=1e-9), name
         else:

@@ -121,6 +121,23 @@ class DecodedMessage:
         return message_flags(self.definition, self.data)
 
     @property
+    def labels(self) -> dict[str, str]:
+        """Signal name -> the spec's name of its value, for numeric signals whose value the spec
+        names (``{"instance": "fresh_water"}``, ``{"delay_duration": "5_min"}``); derived from
+        the data when asked for."""
+        if self.definition is None or self.error is not None:
+            return {}
+        return message_labels(self.definition, self.data)
+
+    @property
+    def raw(self) -> dict[str, int]:
+        """Enumeration signal name -> its raw integer (``{"operating_mode": 1}``), for every
+        enumeration the data holds, whether named, special or undefined."""
+        if self.definition is None or self.error is not None:
+            return {}
+        return message_raw(self.definition, self.data)
+
+    @property
     def priority(self) -> int:
         """Priority 0 (highest) to 7."""
         return self.can_id >> 26
@@ -175,6 +192,8 @@ class DecodedMessage:
             "destination": self.destination,
             "data": self.data.hex().upper(),
             "signals": dict(self.signals),
+            "labels": self.labels,
+            "raw": self.raw,
             "units": {k: u for k, u in units.items() if k in self.signals},
         }
         flags = self.flags
@@ -225,17 +244,47 @@ def decode_generic(definition: DgnDefinition, data: bytes) -> dict[str, Any]:
 
 
 def message_flags(definition: DgnDefinition, data: bytes) -> Flags | None:
-    """Signal name -> special condition for the fields of ``data`` holding one; None if none."""
+    """Signal name -> special condition for the fields of ``data`` holding one; None if none.
+
+    The conditions: ``out_of_range``, ``reserved``, ``error`` (the data type's special values)
+    and ``undefined`` (an enumeration's raw value that the spec does not name).
+    """
     v = int.from_bytes(data, "little")
     n = len(data)
     flags: Flags = {}
     for fields in (definition.fields, _case(definition, data, v)):
         for f in fields:
-            if f.flagged and f.end_byte <= n:
-                cond = f.flagged.get((v >> f.start) & f.mask)
+            if (f.flagged or f.json_type == "string") and f.is_int and f.end_byte <= n:
+                cond = f.flag((v >> f.start) & f.mask)
                 if cond is not None:
                     flags[f.name] = cond
     return flags or None
+
+
+def message_labels(definition: DgnDefinition, data: bytes) -> dict[str, str]:
+    """Numeric signal name -> the spec's name of its value, for the named values in ``data``."""
+    v = int.from_bytes(data, "little")
+    n = len(data)
+    labels: dict[str, str] = {}
+    for fields in (definition.named_fields, _case(definition, data, v)):
+        for f in fields:
+            if f.labels and f.json_type != "string" and f.end_byte <= n:
+                label = f.labels.get((v >> f.start) & f.mask)
+                if label is not None:
+                    labels[f.name] = label
+    return labels
+
+
+def message_raw(definition: DgnDefinition, data: bytes) -> dict[str, int]:
+    """Enumeration signal name -> raw integer, for every enumeration ``data`` holds."""
+    v = int.from_bytes(data, "little")
+    n = len(data)
+    raw: dict[str, int] = {}
+    for fields in (definition.enum_fields, _case(definition, data, v)):
+        for f in fields:
+            if f.json_type == "string" and f.is_int and f.end_byte <= n:
+                raw[f.name] = (v >> f.start) & f.mask
+    return raw
 
 
 # --- generated fast decoders --------------------------------------------------------------------

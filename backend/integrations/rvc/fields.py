@@ -25,6 +25,9 @@ TYPE_WIDTHS = {
 FLAG_ERROR = "error"
 FLAG_OUT_OF_RANGE = "out_of_range"
 FLAG_RESERVED = "reserved"
+FLAG_UNDEFINED = "undefined"  # an enumeration's raw value that the spec gives no name
+
+JSON_TYPES = ("integer", "number", "string")
 
 
 # --- conversions --------------------------------------------------------------------------------
@@ -167,12 +170,15 @@ class Field:
     conversion: Conversion
     labels: dict[int, str]
     special: bool
+    json_type: str = "integer"
+    numbers: dict[int, int | float | None] = field(default_factory=dict)
     start: int = 0
     mask: int = 0
     end_byte: int = 0  # exclusive; the bytes a frame must hold to carry the whole field
     na: int | None = None
     flagged: dict[int, str] = field(default_factory=dict)
     label_to_raw: dict[str, int] = field(default_factory=dict)
+    number_to_raw: dict[int | float, int] = field(default_factory=dict)
     max_valid: int = 0
 
     @classmethod
@@ -188,6 +194,10 @@ class Field:
         else:
             raise ValueError(f"signal {sig.get('name')!r}: unknown type {typ!r}")
         labels = {int(k): v for k, v in sig.get("values", {}).items()}
+        conversion = make_conversion(sig.get("scale", 1), sig.get("offset", 0))
+        json_type = sig.get("json_type") or _infer_json_type(typ, labels, conversion)
+        numbers = {int(k): v for k, v in sig.get("numbers", {}).items()}
+        _check_json_type(sig.get("name"), typ, json_type, labels, numbers, conversion)
         f = cls(
             name=sig["name"],
             type=typ,
@@ -195,9 +205,11 @@ class Field:
             bit=int(sig.get("bit", 0)),
             width=width,
             unit=sig.get("unit"),
-            conversion=make_conversion(sig.get("scale", 1), sig.get("offset", 0)),
+            conversion=conversion,
             labels=labels,
             special=bool(sig.get("special", True)) and typ not in ("ascii", "bytes"),
+            json_type=json_type,
+            numbers=numbers,
         )
         f.start = f.byte * 8 + f.bit
         if width is not None:
@@ -217,6 +229,7 @@ class Field:
             else:
                 f.max_valid = top
             f.label_to_raw = {v: k for k, v in labels.items()}
+            f.number_to_raw = {v: k for k, v in numbers.items() if v is not None}
         return f
 
     @property
@@ -225,22 +238,45 @@ class Field:
         return self.type not in ("ascii", "bytes")
 
     @property
+    def is_enum(self) -> bool:
+        """True for an enumeration: an integer field that decodes to its labels only."""
+        return self.json_type == "string" and self.type not in ("ascii", "bytes")
+
+    @property
+    def named_number(self) -> bool:
+        """True for a numeric field some of whose values the spec names (labels on the side)."""
+        return bool(self.labels) and self.json_type != "string"
+
+    @property
     def single_byte(self) -> bool:
         """True when the field is an integer of at most 8 bits inside one byte."""
         return self.is_int and self.width is not None and self.bit + self.width <= 8
 
     def value(self, raw: int) -> Any:
-        """Engineering value (or label, or None) of a raw integer."""
-        label = self.labels.get(raw)
-        if label is not None:
-            return label
+        """The decoded value of a raw integer: its label for an enumeration, else a number.
+
+        None for "not available", the special values, an enumeration's unnamed values and a
+        named value that is not a quantity (``numbers`` maps it to null: "continuous").
+        """
+        if self.json_type == "string":
+            return self.labels.get(raw)
+        if raw in self.numbers:
+            return self.numbers[raw]
         if raw == self.na or raw in self.flagged:
             return None
         return self.conversion(raw)
 
     def flag(self, raw: int) -> str | None:
         """The special condition a raw value signals (``out_of_range``, ...), else None."""
-        return self.flagged.get(raw)
+        cond = self.flagged.get(raw)
+        if (
+            cond is None
+            and self.json_type == "string"
+            and raw != self.na
+            and raw not in self.labels
+        ):
+            return FLAG_UNDEFINED
+        return cond
 
     def table(self) -> tuple[Any, ...]:
         """Every raw value's decoded value, for fields of at most 8 bits."""
@@ -263,6 +299,10 @@ class Field:
         parts = []
         if self.labels:
             parts.append("labels " + ", ".join(self.labels.values()))
+        if self.json_type == "string":
+            parts.append(f"raw integers 0 to {self.max_valid}")
+            parts.append("None (not available)")
+            return "; ".join(parts)
         lo, hi = self.conversion(0), self.conversion(self.max_valid)
         lo, hi = min(lo, hi), max(lo, hi)
         unit = f" {self.unit}" if self.unit else ""
@@ -280,7 +320,12 @@ class Field:
             value = int(value)
         if not isinstance(value, int | float) or not math.isfinite(value):
             return None
+        named = self.number_to_raw.get(value)
+        if named is not None:
+            return named
         raw = self.conversion.to_raw(value)
+        if raw in self.numbers:  # that raw value stands for another number (241 = 5 min)
+            return None
         if raw in self.labels:
             return raw
         if 0 <= raw <= self.max_valid and math.isclose(
@@ -288,6 +333,44 @@ class Field:
         ):
             return raw
         return None
+
+
+def _infer_json_type(typ: str, labels: dict[int, str], conversion: Conversion) -> str:
+    """The JSON type of a signal that does not declare one (text and labelled fields: string)."""
+    if typ in ("ascii", "bytes") or labels:
+        return "string"
+    return "integer" if isinstance(conversion, Identity | IntOffset) else "number"
+
+
+def _check_json_type(
+    name: Any,
+    typ: str,
+    json_type: str,
+    labels: dict[int, str],
+    numbers: dict[int, Any],
+    conversion: Conversion,
+) -> None:
+    """Raise ValueError when a declared JSON type cannot be what the field decodes to."""
+    if json_type not in JSON_TYPES:
+        raise ValueError(f"signal {name!r}: json_type {json_type!r} is not one of {JSON_TYPES}")
+    text = typ in ("ascii", "bytes")
+    if text and json_type != "string":
+        raise ValueError(f"signal {name!r}: an {typ} field is a string")
+    if json_type == "string" and not text and not labels:
+        raise ValueError(f"signal {name!r}: an enumeration (json_type string) needs values")
+    if json_type == "integer" and not isinstance(conversion, Identity | IntOffset):
+        raise ValueError(f"signal {name!r}: a scaled field is a number, not an integer")
+    if numbers and json_type == "string":
+        raise ValueError(f"signal {name!r}: numbers are for numeric fields, not enumerations")
+    for raw, number in numbers.items():
+        if raw not in labels:
+            raise ValueError(f"signal {name!r}: numbers[{raw}] has no label in values")
+        if number is not None and (
+            isinstance(number, bool)
+            or not isinstance(number, int | float)
+            or (json_type == "integer" and not isinstance(number, int))
+        ):
+            raise ValueError(f"signal {name!r}: numbers[{raw}] must be a {json_type} or null")
 
 
 def _tolerance(conv: Conversion) -> float:

@@ -52,6 +52,8 @@ class DgnDefinition:
     units: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
     by_name: dict[str, Field] = field(default_factory=dict)
     signal_names: tuple[str, ...] = ()
+    named_fields: tuple[Field, ...] = ()  # numeric fields with named values (-> ``labels``)
+    enum_fields: tuple[Field, ...] = ()  # enumerations (-> ``raw``)
 
     @property
     def key(self) -> str:
@@ -152,6 +154,8 @@ def _compile_dgn(key: str, raw: dict[str, Any], layouts: dict[str, Any]) -> DgnD
     definition.units = MappingProxyType({f.name: f.unit for f in all_fields if f.unit})
     definition.by_name = {f.name: f for f in all_fields}
     definition.signal_names = tuple(f.name for f in fields)
+    definition.named_fields = tuple(f for f in fields if f.named_number)
+    definition.enum_fields = tuple(f for f in fields if f.is_enum)
     return definition
 
 

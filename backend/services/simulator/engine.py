@@ -518,10 +518,14 @@ class SimulatedCoach:
         if not self.interlock.admit(definition, can_id, data, now):
             self.stats["interlocked"] += 1
             return  # waits for the identical command with the opposing bit (6.23.4)
+        signals = message.signals
+        labels = message.labels
+        if labels:  # a named value that is not a number (toggle, continuous) reads as its name
+            signals = {**signals, **{k: v for k, v in labels.items() if signals.get(k) is None}}
         for node, model in targets:
             if node.bus_key != bus_key:
                 continue
-            code = model.command(definition.name, message.signals, now)
+            code = model.command(definition.name, signals, now)
             if code is not None:
                 self.stats["naks"] += 1
                 self._acknowledge(node, code, instance, message.source, definition.dgn)

@@ -8,7 +8,6 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from backend.core.entity_readers import MONTHS
 from backend.services.simulator.model import (
     CONDITIONS_DO_NOT_ALLOW,
     OUT_OF_RANGE,
@@ -469,8 +468,6 @@ class ClockModel(DeviceModel):
         """Set the clock (every field is required)."""
         try:
             month = signals["month"]
-            if isinstance(month, str):
-                month = MONTHS.index(month) + 1
             wanted = dt_.datetime(
                 int(signals["year"]),
                 int(month),

@@ -3,7 +3,7 @@
 import { getJSON } from "./api.js";
 import { RateChart } from "./chart.js";
 import { ReconnectingSocket } from "./live.js";
-import { clock, el, humanize, setChildren } from "./util.js";
+import { clock, el, humanize, setChildren, signalsText } from "./util.js";
 
 const MAX_ROWS = 200;
 
@@ -217,15 +217,6 @@ function fmt1(value) {
   return typeof value === "number" ? value.toFixed(1) : "0.0";
 }
 
-function signalsText(signals) {
-  if (!signals || typeof signals !== "object") return "";
-  return Object.entries(signals)
-    .filter(([, v]) => v !== null && typeof v !== "object")
-    .slice(0, 6)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(" ");
-}
-
 function row(frame) {
   return el("tr", { class: frame.direction === "tx" ? "tx" : "" },
     el("td", { class: "mono" }, clock(frame.timestamp)),
@@ -235,5 +226,5 @@ function row(frame) {
     el("td", {}, frame.name || "—"),
     el("td", { class: "mono" }, frame.source ?? ""),
     el("td", { class: "mono" }, frame.data || ""),
-    el("td", { class: "signals hide-sm" }, signalsText(frame.signals)));
+    el("td", { class: "signals hide-sm" }, signalsText(frame.signals, frame.labels)));
 }

@@ -1,7 +1,7 @@
 // The discover view: unmapped instances and unknown DGNs, to help write a coach mapping.
 
 import { getJSON } from "./api.js";
-import { age, el, setChildren } from "./util.js";
+import { age, el, setChildren, signalsText } from "./util.js";
 
 export class DiscoverView {
   constructor() {
@@ -41,7 +41,7 @@ export class DiscoverView {
       el("td", {}, item.instance ?? "—"),
       el("td", { class: "mono" }, item.source ?? (item.sources || []).join(", ")),
       el("td", {}, item.count ?? ""),
-      el("td", { class: "signals" }, values(item.last_values || item.signals || item.last_signals)),
+      el("td", { class: "signals" }, signalsText(item.last_values || item.signals || item.last_signals, item.labels, 5)),
       el("td", {}, el("button", { class: "btn ghost", type: "button", onclick: () => this.showSnippet(item) }, "Snippet")))));
   }
 
@@ -79,11 +79,6 @@ function listOf(data, ...keys) {
   if (!data || typeof data !== "object") return [];
   for (const key of [...keys, "items", "entries"]) if (Array.isArray(data[key])) return data[key];
   return [];
-}
-
-function values(obj) {
-  if (!obj || typeof obj !== "object") return "";
-  return Object.entries(obj).filter(([, v]) => v !== null && typeof v !== "object").slice(0, 5).map(([k, v]) => `${k}=${v}`).join(" ");
 }
 
 function emptyRow(span, text) {

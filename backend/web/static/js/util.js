@@ -118,3 +118,14 @@ export function toast(message, kind = "info", ms = 4000) {
   while (box.children.length > 3) box.firstElementChild.remove();
   setTimeout(() => node.remove(), ms);
 }
+
+// Signals as "name=value" pairs; a number the spec names shows its name too: instance=0 (fresh_water).
+export function signalsText(signals, labels, limit = 6) {
+  if (!signals || typeof signals !== "object") return "";
+  const names = labels && typeof labels === "object" ? labels : {};
+  return Object.entries(signals)
+    .filter(([k, v]) => (v !== null || names[k]) && typeof v !== "object")
+    .slice(0, limit)
+    .map(([k, v]) => (names[k] ? (v === null ? `${k}=${names[k]}` : `${k}=${v} (${names[k]})`) : `${k}=${v}`))
+    .join(" ");
+}

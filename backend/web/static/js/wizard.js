@@ -2,7 +2,7 @@
 // Every change goes through /api/mapping (checked by the server's start-up loader, undoable).
 
 import { ApiError, getJSON, postJSON } from "./api.js";
-import { age, el, setChildren, titleCase, toast } from "./util.js";
+import { age, el, setChildren, signalsText, titleCase, toast } from "./util.js";
 
 const BLINKABLE = new Set(["light", "dc_load", "ac_load"]);
 const KIND_LABEL = {
@@ -90,7 +90,7 @@ export class WizardView {
       el("div", { class: "card-head" },
         el("strong", {}, `${device.name} #${device.instance ?? "-"}`),
         el("span", { class: "muted" }, changed ? "changed just now" : `changed ${age(device.changed_at)}`)),
-      el("div", { class: "signals mono" }, values(device.signals)),
+      el("div", { class: "signals mono" }, values(device.signals, device.labels)),
       el("div", { class: "toolbar wrap" },
         blink ? el("button", { class: "btn", type: "button", onclick: () => this.identify(device) }, "Identify") : null,
         kinds.length ? el("button", { class: "btn primary", type: "button", onclick: () => this.openForm(device) }, "Name it") : null));
@@ -233,9 +233,10 @@ export class WizardView {
   }
 }
 
-function values(obj) {
+function values(obj, labels) {
   if (!obj || typeof obj !== "object") return "";
-  return Object.entries(obj).filter(([k, v]) => k !== "instance" && v !== null && typeof v !== "object").slice(0, 4).map(([k, v]) => `${k}=${v}`).join(" ");
+  const rest = Object.fromEntries(Object.entries(obj).filter(([k]) => k !== "instance"));
+  return signalsText(rest, labels, 4);
 }
 
 function describeChange(change) {
