@@ -384,10 +384,11 @@ def _compile_entity(
                 f"status DGNs: {', '.join(control.readers)}",
             )
             continue
-        match = tuple(sorted((entry.get("match") or {}).items()))
         fields = {f.name: f for f in definition.all_fields()}
-        for key, value in match:
+        wanted: dict[str, Any] = {}
+        for key, value in sorted((entry.get("match") or {}).items()):
             f = fields.get(key)
+            wanted[key] = value
             if f is None:
                 problems.add(
                     (*item_where, "match"),
@@ -398,6 +399,15 @@ def _compile_entity(
                     (*item_where, "match", key),
                     f"'{value}' is not a value of {key}: {', '.join(f.labels.values())}",
                 )
+            elif isinstance(value, str) and f.named_number:
+                # a numeric signal decodes to a number; its name matches that number
+                wanted[key] = f.value(f.label_to_raw[value])
+                if wanted[key] is None:
+                    problems.add(
+                        (*item_where, "match", key),
+                        f"'{value}' is not a number of {key}; match a number",
+                    )
+        match = tuple(wanted.items())
         roles: list[tuple[str | None, int | None]]
         if control.roles:
             roles = [(r, instances[r]) for r in control.roles]

@@ -105,3 +105,25 @@ def test_resolve_mapping_path() -> None:
     assert resolve_mapping_path(None, "entegra_aspire_2022").name == (
         "coach_mapping.entegra_aspire_2022.yml"
     )
+
+
+def test_match_on_a_named_number_matches_the_number(rvc, write_mapping) -> None:
+    # DC_SOURCE_STATUS_1 device priority 100 is "inverter/charger" (6.5.2): it decodes to 100,
+    # so the name in a mapping matches the number.
+    path = write_mapping(
+        HEADER + "  - entity_id: battery.house\n    name: House\n    type: battery\n"
+        "    instance: 1\n"
+        "    status: [{dgn: DC_SOURCE_STATUS_1, match: {device_priority: inverter_charger}}]\n"
+    )
+    entity = load_mapping(path, rvc.spec).entities[0]
+    assert entity.bindings[0].match == (("device_priority", 100),)
+    assert entity.bindings[0].matches(rvc.decode(0x19FFFD42, "0164020100943577").signals)
+    assert not entity.bindings[0].matches(rvc.decode(0x19FFFD42, "0178020100943577").signals)
+    bad = write_mapping(
+        HEADER + "  - entity_id: battery.house\n    name: House\n    type: battery\n"
+        "    instance: 1\n"
+        "    status: [{dgn: DC_SOURCE_STATUS_1, match: {device_priority: top}}]\n",
+        "bad.yml",
+    )
+    with pytest.raises(MappingError, match="'top' is not a value of device_priority"):
+        load_mapping(bad, rvc.spec)
