@@ -25,10 +25,21 @@ class _HasLabels(Protocol):
     def labels(self) -> Mapping[str, str]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class KeptLabels:
+    """The ``labels`` of a message that was kept as a record (an unmapped instance's last)."""
+
+    labels: Mapping[str, str]
+
+
 Labelled = _HasLabels | None
 """The decoded message a reader may ask for the spec's names of numeric values (``labels``)."""
-Reader = Callable[[Mapping[str, Any], str | None, Labelled], State]
-"""(decoded signals, binding role, message) -> the state keys this DGN gives."""
+
+
+class Reader(Protocol):
+    """(decoded signals, binding role, message) -> the state keys this DGN gives."""
+
+    def __call__(self, s: Mapping[str, Any], role: str | None, m: Labelled = None, /) -> State: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backend.core.entity_manager import EntityManager
-from backend.core.entity_model import CommandContext
+from backend.core.entity_model import CommandContext, KeptLabels
 from backend.core.entity_types import ENTITY_TYPES
 from backend.integrations.rvc.spec import RVCSpec
 
@@ -118,7 +118,8 @@ class DeviceIdentifier:
             self.stats["refused"] += 1
             raise IdentifyError(f"at most {MAX_RUNNING} devices blink at once; wait a moment")
         type_name, control = kinds[0]
-        previous = control.readers[definition.name](record["signals"], None)
+        named = KeptLabels(record.get("labels") or {})
+        previous = control.readers[definition.name](record["signals"], None, named)
         run = _Run(key, type_name, self.blinks)
         run.task = asyncio.create_task(
             self._blink(run, control, instance, previous),
