@@ -204,7 +204,12 @@ function genericKv(entity, skip, metadata, quiet = false) {
   const pairs = [];
   for (const [key, value] of Object.entries(state)) {
     if (skip.includes(key) || HIDDEN_KEYS.has(key)) continue;
-    const shown = valueText(entity, metadata, key, value);
+    if (key.endsWith("_name") && Object.hasOwn(state, key.slice(0, -5))) continue;
+    // A number the spec may name (the transfer switch's source 0 = "primary"): its name, else #n.
+    const named = Object.hasOwn(state, `${key}_name`);
+    const shown = named && value !== null && value !== undefined
+      ? (state[`${key}_name`] ? `${humanize(state[`${key}_name`])} (${value})` : `#${value}`)
+      : valueText(entity, metadata, key, value);
     if (shown === null) continue;
     pairs.push([humanize(key), shown]);
     if (pairs.length >= 6) break;
