@@ -17,7 +17,10 @@ MOBILITY_MAX_GAP_S = 5.0  # spec table 6.11.2a, maximum broadcast gap
 PARK_BRAKE_ENGAGED = "park_brake_engaged"
 PARK_BRAKE_RELEASED = "park_brake_released"
 # Transmission gears (table 6.11.2b): 125 neutral, 251 park; heavy transmissions park in neutral.
-STILL_GEARS = frozenset({"park", "neutral"})
+# The gear is a number (its name, "park", is in the message's labels).
+GEAR_NEUTRAL = 125
+GEAR_PARK = 251
+STILL_GEARS = frozenset({GEAR_NEUTRAL, GEAR_PARK})
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ _AWNING_BITS = (
 )
 # AWNING_STATUS_2 bytes 3 and 4: bit n set -> locked out while chassis condition n holds:
 # (bit, what, CHASSIS_MOBILITY_STATUS signal, the values in which the condition holds).
-_STILL = ("park", "neutral", None)
+_STILL = (251, 125, None)  # gear 251 = park, 125 = neutral (table 6.11.2b), or not reported
 _CHASSIS_CONDITIONS: tuple[tuple[int, str, str, Any], ...] = (
     (1, "park brake off", "park_brake_status", ("park_brake_released",)),
     (2, "transmission not locked", "transmission_lock_status", ("transmission_is_not_locked",)),
