@@ -11,19 +11,19 @@ from backend.safety.ratelimit import RateLimiter
 PARKED = {
     "vehicle_speed": 0.0,
     "park_brake_status": "park_brake_engaged",
-    "transmission_current_gear": "park",
+    "transmission_current_gear": 251,  # park (table 6.11.2b); the gear is a number
     "ignition_switch_status": "off",
 }
 
 
 def test_interlock_verdicts() -> None:
     assert interlock_verdict(PARKED, 1.0).parked
-    assert interlock_verdict({**PARKED, "transmission_current_gear": "neutral"}, 1.0).parked
+    assert interlock_verdict({**PARKED, "transmission_current_gear": 125}, 1.0).parked
     moving = interlock_verdict({**PARKED, "vehicle_speed": 23.0}, 0.2)
     assert (moving.parked, moving.reason, moving.moving) == (False, "coach moving at 23 km/h", True)
     released = interlock_verdict({**PARKED, "park_brake_status": "park_brake_released"}, 0.2)
     assert (released.parked, released.reason) == (False, "park brake released")
-    gear = interlock_verdict({**PARKED, "transmission_current_gear": "reverse_1"}, 0.2)
+    gear = interlock_verdict({**PARKED, "transmission_current_gear": 124}, 0.2)
     assert gear.reason == "transmission not in park or neutral"
     assert interlock_verdict({**PARKED, "transmission_current_gear": 128}, 0.2).parked is False
     unknown_brake = interlock_verdict({**PARKED, "park_brake_status": None}, 0.2)
