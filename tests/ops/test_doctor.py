@@ -280,3 +280,93 @@ def test_seconds_out_of_range_is_one_line() -> None:
     code, _out, err = _doctor_cli("--seconds", "0")
     assert code == 2
     assert err.strip() == "--seconds: must be 0.5-60 (got 0)"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def _intruder(port: int) -> Iterator[None]:
+    """A second node on udp_multicast that takes address 249 with a static NAME and answers
+    every REQUEST for ADDRESS_CLAIMED."""
+    bus = can.Bus(interface="udp_multicast", channel=GROUP, port=port)
+    stop = threading.Event()
+    claim = mf.make_message(*mf.address_claimed(INTRUDER, 0xF9))
+
+    def run() -> None:
+        bus.send(claim)
+        while not stop.is_set():
+            msg = bus.recv(timeout=0.05)
+            if (
+                msg is not None
+                and (msg.arbitration_id >> 16) & 0xFF == 0xEA
+                and mf.requested_dgn(bytes(msg.data)) == mf.DGN_ADDRESS_CLAIMED
+            ):
+                bus.send(claim)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+        bus.shutdown()
+
+
+@pytest.mark.slow
+def test_running_server_gives_way_to_a_second_node_and_the_doctor_says_so(tmp_path: Path) -> None:
+    bus_port = 45900 + os.getpid() % 90
+    http_port = _free_port()
+    bus_env = {
+        "COACHIQ_CAN__BUSTYPE": "udp_multicast",
+        "COACHIQ_CAN__INTERFACES": GROUP,
+        "COACHIQ_CAN__BUS_OPTIONS": json.dumps({"port": bus_port}),
+    }
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            _command("serve", "--port", str(http_port)), cwd=REPO,
+            env=_environment(**bus_env, COACHIQ_LOGGING__LEVEL="WARNING"),
+            stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{http_port}"
+    try:
+        import httpx
+
+        def claimed() -> int | None:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                assert server.poll() is None, log.read_text()[-2000:]
+                try:
+                    interfaces = httpx.get(f"{base}/api/can/interfaces", timeout=2).json()
+                    first = interfaces["interfaces"][0]
+                    if first["address_claim"] == "claimed":
+                        return first["source_address"]
+                except (httpx.HTTPError, KeyError, IndexError):
+                    pass
+                time.sleep(0.2)
+            return None
+
+        assert claimed() == 249
+        with _intruder(bus_port):
+            deadline = time.monotonic() + 20
+            while claimed() != 248 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            code, out, err = _doctor_cli("--json", "--seconds", "2", "--url", base, **bus_env)
+    finally:
+        server.terminate()
+        server.wait(20)
+    found = _by_check(json.loads(out))
+    assert found["server"]["status"] == "OK", found["server"]
+    address = found[f"address:{GROUP}"]
+    assert address["status"] == "WARN", (address, err)
+    assert address["details"]["coachiq_holds"] == [248]
+    assert "CoachIQ gives way and claims a lower address (it holds 248)" in address["summary"]
+    assert address["details"]["other_claims"] == {"0xF9": [f"{INTRUDER.value:016X}"]}
+    assert code == 0
