@@ -152,10 +152,17 @@ def route_table(app: FastAPI) -> list[RouteInfo]:
 
 
 def path_methods(app: FastAPI, path: str) -> list[str]:
-    """Every method the routes matching ``path`` accept, sorted (HEAD left out: none serves it)."""
+    """The methods of ``path``'s most specific route template, sorted (HEAD: none serves it).
+
+    ``/api/entities/metadata`` is its own route (GET), not ``/api/entities/{entity_id}``.
+    """
+    matching = [route for route in route_table(app) if route.regex.match(path)]
+    if not matching:
+        return []
+    fewest = min(route.path.count("{") for route in matching)
     methods: set[str] = set()
-    for route in route_table(app):
-        if route.regex.match(path):
+    for route in matching:
+        if route.path.count("{") == fewest:
             methods |= route.methods
     methods.discard("HEAD")
     return sorted(methods)

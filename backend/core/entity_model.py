@@ -10,6 +10,7 @@ frames. ``backend.core.entity_types`` holds the table.
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ class Arg:
     unit: str | None = None
     required: bool = False
     description: str = ""
+    pattern: str | None = None  # kind "str": the whole value must match (also in the schema)
 
     def allowed(self) -> str:
         """Human description of the allowed values."""
@@ -62,7 +64,30 @@ class Arg:
         if self.kind == "number":
             unit = f" {self.unit}" if self.unit else ""
             return f"a number from {self.minimum:g} to {self.maximum:g}{unit}"
+        if self.pattern is not None and self.description:
+            return self.description
         return "a string"
+
+    def json_schema(self) -> dict[str, Any]:
+        """JSON Schema of a given value (null is allowed unless required: it means not given)."""
+        schema: dict[str, Any]
+        if self.kind == "enum":
+            schema = {"type": "string", "enum": list(self.choices)}
+        elif self.kind == "number":
+            schema = {"type": "number"}
+            if self.minimum is not None:
+                schema["minimum"] = self.minimum
+            if self.maximum is not None:
+                schema["maximum"] = self.maximum
+        else:
+            schema = {"type": "string", "minLength": 1}
+            if self.pattern is not None:
+                schema["pattern"] = self.pattern
+        unit = f"({self.unit})" if self.unit else ""
+        text = " ".join(part for part in (self.description, unit) if part)
+        if text:
+            schema["description"] = text
+        return schema if self.required else {"anyOf": [schema, {"type": "null"}]}
 
     def check(self, value: Any, command: str) -> Any:
         """Return ``value`` if allowed, else raise CommandValidationError naming the range."""
@@ -79,6 +104,8 @@ class Arg:
             )
         else:
             ok = isinstance(value, str) and bool(value)
+            if ok and self.pattern is not None:
+                ok = re.fullmatch(self.pattern, value) is not None
         if not ok:
             raise CommandValidationError(
                 f"{command}: {self.name}={value!r} is not allowed; {self.name} must be "
@@ -127,6 +154,26 @@ class CommandSpec:
         if self.always_allowed:
             out["always_allowed"] = True
         return out
+
+    def json_schema(self) -> dict[str, Any]:
+        """JSON Schema of this command's body: its name, its arguments and nothing else."""
+        properties: dict[str, Any] = {"command": {"const": self.name}}
+        for arg in self.args:
+            properties[arg.name] = arg.json_schema()
+        schema: dict[str, Any] = {
+            "type": "object",
+            "title": self.name,
+            "description": self.description,
+            "properties": properties,
+            "required": ["command", *(a.name for a in self.args if a.required)],
+            "additionalProperties": False,
+        }
+        if self.needs_one_of and self.args:
+            schema["anyOf"] = [
+                {"required": [a.name], "properties": {a.name: {"not": {"type": "null"}}}}
+                for a in self.args
+            ]
+        return schema
 
 
 @dataclass(frozen=True, slots=True)

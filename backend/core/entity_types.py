@@ -37,6 +37,11 @@ def _celsius(name: str, low: float, high: float, description: str = "") -> Arg:
 
 
 SET_ON_OFF = CommandSpec("set", "Switch on or off.", (ON_OFF,), needs_one_of=True)
+# ISO 8601 local date and time in the years RV-C carries (2000-2250), seconds optional.
+COACH_DATETIME = (
+    r"^(2[01][0-9]{2}|22[0-4][0-9]|2250)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+)
 TOGGLE = CommandSpec("toggle", "Switch to the other state.")
 
 LIGHT_COMMANDS = (
@@ -497,7 +502,16 @@ _TYPES: tuple[EntityType, ...] = (
                     CommandSpec(
                         "set",
                         "Set the date and time (ISO 8601 local time).",
-                        (Arg("datetime", "str", required=True, description="2024-06-03T14:32:56"),),
+                        (
+                            Arg(
+                                "datetime",
+                                "str",
+                                required=True,
+                                description="ISO 8601 local time in 2000-2250, e.g. "
+                                "2024-06-03T14:32:56",
+                                pattern=COACH_DATETIME,
+                            ),
+                        ),
                     ),
                 ),
                 cmd.date_time,
@@ -546,7 +560,7 @@ def _describe_arg(arg: Arg) -> str:
     if arg.kind == "number":
         unit = f" {arg.unit}" if arg.unit else ""
         return f"`{arg.name}`: {arg.minimum:g}-{arg.maximum:g}{unit}"
-    return f"`{arg.name}`" + (f" (e.g. {arg.description})" if arg.description else "")
+    return f"`{arg.name}`" + (f" ({arg.description})" if arg.description else "")
 
 
 def commands_text() -> str:

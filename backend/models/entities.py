@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-from backend.core.entity_types import PERCENT_BRIGHTNESS, commands_text
+from backend.core.entity_types import ENTITY_TYPES, commands_text
 
 
 class EntityResponse(BaseModel):
@@ -51,36 +52,88 @@ _COMMAND_TEXT = (
 )
 
 
+def command_schemas() -> list[dict[str, Any]]:
+    """One JSON Schema per distinct command body of the type table, naming the types it is for."""
+    shapes: dict[str, dict[str, Any]] = {}
+    types: dict[str, list[str]] = {}
+    for entity_type in ENTITY_TYPES.values():
+        for control in entity_type.controls:
+            for spec in control.commands:
+                schema = spec.json_schema()
+                key = json.dumps(
+                    {k: v for k, v in schema.items() if k not in ("title", "description")},
+                    sort_keys=True,
+                )
+                shapes.setdefault(key, schema)
+                names = types.setdefault(key, [])
+                if entity_type.name not in names:
+                    names.append(entity_type.name)
+    out: list[dict[str, Any]] = []
+    for key, schema in shapes.items():
+        out.append(
+            {
+                **schema,
+                "title": f"{schema['title']} ({', '.join(types[key])})",
+                "description": f"{', '.join(types[key])}: {schema['description']}",
+            }
+        )
+    return out
+
+
+_COMMAND_EXAMPLES = [
+    {"command": "set", "state": "on", "brightness": 40},
+    {"command": "toggle"},
+    {"command": "set_setpoint", "heat": 20.0, "cool": 24.0},
+    {"command": "set_mode", "mode": "heat"},
+    {"command": "start"},
+    {"command": "extend"},
+    {"command": "set", "lid": "open"},
+]
+
+
+def _command_json_schema(schema: dict[str, Any]) -> None:
+    schema.clear()
+    schema.update(
+        {
+            "title": "EntityCommand",
+            "description": _COMMAND_TEXT,
+            "anyOf": command_schemas(),
+            "examples": _COMMAND_EXAMPLES,
+        }
+    )
+
+
+# Keys the coach model ignores in a command object (they name the target over WebSocket); over
+# REST the target is the path, so they are refused rather than silently dropped.
+_TARGET_KEYS = ("entity_id", "type", "id")
+
+
 class EntityCommand(BaseModel):
-    """A command; the schema's description lists every type's commands (generated)."""
+    """A command: one of the bodies in the schema's ``anyOf`` (one per command and argument set).
+
+    The server checks the body against the entity's own type (``GET /api/entities/{id}`` lists
+    its ``commands``); a command of another type is refused with 422 and ``allowed``.
+    """
 
     model_config = ConfigDict(
         extra="allow",
-        json_schema_extra={
-            "description": _COMMAND_TEXT,
-            "examples": [
-                {"command": "set", "state": "on", "brightness": 40},
-                {"command": "toggle"},
-                {"command": "set_setpoint", "heat": 20.0, "cool": 24.0},
-                {"command": "set_mode", "mode": "heat"},
-                {"command": "start"},
-                {"command": "extend"},
-                {"command": "set", "lid": "open"},
-            ],
-        },
+        json_schema_extra=lambda schema, _: _command_json_schema(schema),  # pyright: ignore
     )
 
     command: str = Field(..., examples=["set"])
-    state: Literal["on", "off"] | None = None
-    # Bounds shown in the schema; the entity type table checks them (422 naming the range).
-    brightness: float | None = Field(
-        None,
-        description="Dimmable lights: 0-100 %.",
-        json_schema_extra={
-            "minimum": PERCENT_BRIGHTNESS.minimum,
-            "maximum": PERCENT_BRIGHTNESS.maximum,
-        },
-    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_target_keys(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for key in _TARGET_KEYS:
+                if key in value:
+                    raise ValueError(f"'{key}' is not a command argument (the entity is the path)")
+        return value
+
+    def arguments(self) -> dict[str, Any]:
+        """The command object as sent (``command`` and each argument; null means not given)."""
+        return {"command": self.command, **(self.model_extra or {})}
 
 
 class CommandAcceptedResponse(BaseModel):
@@ -170,7 +223,7 @@ class EntityOverride(BaseModel):
         pattern=r"^[a-z0-9][a-z0-9_]*$",
         description="An area id of the coach mapping (see the metadata's areas).",
     )
-    hidden: bool | None = None
+    hidden: StrictBool | None = None
 
 
 class EntityMetadataResponse(BaseModel):

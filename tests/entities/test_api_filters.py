@@ -99,7 +99,8 @@ def test_openapi_documents_commands_bounds_and_the_configured_timeout(
             for spec_ in control.commands:
                 assert f"`{spec_.name}`" in command["description"]
     assert "`lid`: open | closed" in command["description"]
-    brightness = command["properties"]["brightness"]
+    light_set = next(b for b in command["anyOf"] if b["title"] == "set (light)")
+    brightness = light_set["properties"]["brightness"]["anyOf"][0]
     assert (brightness["minimum"], brightness["maximum"]) == (0, 100)
     route = spec["paths"]["/api/entities/{entity_id}/command"]["post"]
     assert "timed out** after 1.5 s" in route["description"]

@@ -121,7 +121,7 @@ async def test_errors(service: tuple[EntityService, Sent], manager: EntityManage
         await svc.execute_command("tank.lpg", {"command": "set"})
     with pytest.raises(CommandValidationError, match="unknown argument 'level'"):
         await svc.execute_command("light.galley_ceiling", {"command": "set", "level": 5})
-    with pytest.raises(CommandValidationError, match="not ISO 8601"):
+    with pytest.raises(CommandValidationError, match="must be ISO 8601 local time in 2000-2250"):
         make_available(manager, "datetime.coach")
         await svc.execute_command("datetime.coach", {"command": "set", "datetime": "noon"})
     assert sent.frames == []

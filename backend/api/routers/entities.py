@@ -32,6 +32,7 @@ from backend.models.errors import error_responses
 from backend.security.principal import NotAllowedError, Principal
 from backend.security.service import SecurityService
 from backend.services.entity_service import EntityService
+from backend.services.feature_manager import FeatureNotAvailableError
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,9 @@ async def list_entities(
         description=f"Only this entity type: {', '.join(_TYPES)}.",
         json_schema_extra={"enum": list(_TYPES)},
     ),
-    area: str | None = Query(None, description="Only this area id (see the metadata's areas)."),
+    area: str | None = Query(
+        None, description="Only this area id (the metadata's areas; the schema lists them)."
+    ),
     q: str | None = Query(None, description="Text in the entity id or name."),
     changed_since: float | None = Query(
         None, description="Only entities changed after this time (seconds since the epoch)."
@@ -201,7 +204,7 @@ async def command(
     status shows it, or timed out after the command timeout) appears in the entity and on the
     WebSocket."""
     client = request.client.host if request.client else None
-    payload = body.model_dump(exclude_none=True)
+    payload = {k: v for k, v in body.arguments().items() if v is not None}  # null: not given
     entity = service.manager.get_entity(entity_id)
     if entity is not None:
         try:
@@ -278,6 +281,20 @@ def configure_app(app: FastAPI) -> None:
                 operation["description"] = command_route_text(
                     entities.command_timeout, entities.motor_run_seconds
                 )
-        return app.openapi_schema or build()
+        schema = app.openapi_schema or build()
+        _state_areas(app, schema)
+        return schema
 
     app.openapi = openapi
+
+
+def _state_areas(app: FastAPI, schema: dict[str, Any]) -> None:
+    """The ``area`` filter's enum: the coach's areas now (areas only grow while the app runs)."""
+    try:
+        manager = app.state.feature_manager.get_feature("entities").entity_manager
+    except FeatureNotAvailableError:
+        return
+    operation = schema.get("paths", {}).get("/api/entities", {}).get("get", {})
+    for parameter in operation.get("parameters", []):
+        if parameter.get("name") == "area":
+            parameter["schema"] = {"type": "string", "enum": list(manager.areas)}
