@@ -32,6 +32,7 @@ def configure_routers(app: FastAPI) -> None:
     app.include_router(system.router)
     app.include_router(security.auth_router)
     app.include_router(security.router)
+    security.configure_app(app)
     attributes: dict[str, str] = {}
     for spec in FEATURE_ROUTERS:
         module_name, _, attribute = spec.partition(":")

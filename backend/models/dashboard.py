@@ -86,7 +86,10 @@ class BulkRequest(BaseModel):
         json_schema_extra={
             # The rule _selects_something enforces, stated for generated clients.
             "anyOf": [
-                {"required": ["entity_ids"], "properties": {"entity_ids": {"minItems": 1}}},
+                {
+                    "required": ["entity_ids"],
+                    "properties": {"entity_ids": {"type": "array", "minItems": 1}},
+                },
                 {"required": ["type"], "properties": {"type": {"type": "string"}}},
                 {"required": ["area"], "properties": {"area": {"type": "string"}}},
             ],

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from backend.security.accounts import NAME_PATTERN, NAME_RULE
 
 RoleName = Literal["viewer", "operator", "admin"]
-_NAME = Field(..., min_length=1, max_length=64, description="Account or token name.")
+_NAME = Field(
+    ...,
+    min_length=1,
+    max_length=64,
+    description=f"Account or token name: {NAME_RULE}.",
+    json_schema_extra={"pattern": NAME_PATTERN.pattern},
+)
 _PASSWORD = Field(..., min_length=1, max_length=1024, description="The password.")
 
 
@@ -73,14 +81,14 @@ class UserCreate(_Strict):
     name: str = _NAME
     password: str = _PASSWORD
     role: RoleName
-    motion: bool = Field(False, description="May move slides, awnings, leveling, steps.")
+    motion: StrictBool = Field(False, description="May move slides, awnings, leveling, steps.")
 
 
 class UserChange(_Strict):
     """A change to an account: role, motion grant and/or password (ends its sessions)."""
 
     role: RoleName | None = None
-    motion: bool | None = None
+    motion: StrictBool | None = None
     password: str | None = Field(None, min_length=1, max_length=1024)
 
 
@@ -95,7 +103,7 @@ class TokenCreate(_Strict):
 
     name: str = _NAME
     role: RoleName
-    motion: bool = Field(False, description="May move slides, awnings, leveling, steps.")
+    motion: StrictBool = Field(False, description="May move slides, awnings, leveling, steps.")
 
 
 class TokenView(BaseModel):

@@ -31,18 +31,21 @@ async def test_whole_openapi_passes_schemathesis_with_all_checks(tmp_path: Path)
     settings = make_settings(
         can={"interfaces": [f"contract-{os.getpid()}"], "bustype": "virtual"},
         persistence={"enabled": True, "data_dir": str(tmp_path / "data")},
+        security={"auth": "required"},
     )
     app = create_app(settings)
     async with running_server(app) as base:
         http_base = base.replace("ws://", "http://")
-        async with httpx.AsyncClient(base_url=http_base) as http:
-            features = {
-                f["name"]: f["state"] for f in (await http.get("/api/features")).json()["features"]
-            }
-            operations = sum(
-                len(methods)
-                for methods in (await http.get("/openapi.json")).json()["paths"].values()
-            )
+        # Authentication on, as on a coach's Wi-Fi: schemathesis sends an admin token, and
+        # checks that invalid credentials are refused (ignored_auth).
+        token, _ = app.state.security.accounts.create_token("contract-test", "admin", motion=True)
+        auth = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=http_base, headers=auth) as http:
+            answer = await http.get("/api/features")
+            assert answer.status_code == 200, answer.text
+            features = {f["name"]: f["state"] for f in answer.json()["features"]}
+            paths = (await http.get("/openapi.json")).json()["paths"]
+            operations = sum(len(methods) for methods in paths.values())
         assert features["simulator"] == features["persistence"] == "running", features
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "schemathesis.cli", "--no-color",
@@ -54,6 +57,7 @@ async def test_whole_openapi_passes_schemathesis_with_all_checks(tmp_path: Path)
             "--workers", "1",
             "--generation-database", "none",
             "--request-timeout", "10",
+            "--header", f"Authorization: Bearer {token}",
             cwd=tmp_path,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,

@@ -111,6 +111,7 @@ def test_area_filter_lists_the_coachs_areas(client: TestClient, openapi: dict[st
         ({"action": "on"}, False),
         ({"action": "on", "entity_ids": []}, False),
         ({"action": "on", "type": None, "area": None}, False),
+        ({"action": "on", "entity_ids": None, "type": None, "area": None}, False),
         ({"action": "dim", "type": "light"}, False),
     ],
 )

@@ -7,10 +7,11 @@ import asyncio
 import hmac
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from backend.core.dependencies import get_principal, get_security_service
+from backend.models.errors import error_responses
 from backend.models.security import (
     AuditList,
     AuthStatus,
@@ -173,7 +174,12 @@ async def logout(
     return {"sessions_ended": 1 if user else 0}
 
 
-@auth_router.post("/logout-all", response_model=LogoutResponse, summary="Log out everywhere")
+@auth_router.post(
+    "/logout-all",
+    response_model=LogoutResponse,
+    summary="Log out everywhere",
+    responses=error_responses(s409="The caller is a token (or auth is off), not an account."),
+)
 async def logout_all(
     request: Request,
     response: Response,
@@ -212,7 +218,13 @@ async def list_users(security: SecurityService = Depends(get_security_service)) 
     return {"users": security.accounts.users()}
 
 
-@router.post("/users", response_model=UserView, status_code=201, summary="Add an account")
+@router.post(
+    "/users",
+    response_model=UserView,
+    status_code=201,
+    summary="Add an account",
+    responses=error_responses(s409="An account of that name exists."),
+)
 async def add_user(
     body: UserCreate,
     request: Request,
@@ -231,7 +243,12 @@ async def add_user(
     return next(u for u in security.accounts.users() if u["name"] == body.name)
 
 
-@router.patch("/users/{name}", response_model=UserView, summary="Change an account")
+@router.patch(
+    "/users/{name}",
+    response_model=UserView,
+    summary="Change an account",
+    responses=error_responses(s404="No such account.", s409="The last admin must stay admin."),
+)
 async def change_user(
     name: str,
     body: UserChange,
@@ -259,7 +276,12 @@ async def change_user(
     return view
 
 
-@router.delete("/users/{name}", status_code=204, summary="Remove an account")
+@router.delete(
+    "/users/{name}",
+    status_code=204,
+    summary="Remove an account",
+    responses=error_responses(s404="No such account.", s409="The last admin cannot go."),
+)
 async def remove_user(
     name: str,
     request: Request,
@@ -284,7 +306,13 @@ async def list_tokens(security: SecurityService = Depends(get_security_service))
     return {"tokens": security.accounts.tokens()}
 
 
-@router.post("/tokens", response_model=TokenCreated, status_code=201, summary="Create a token")
+@router.post(
+    "/tokens",
+    response_model=TokenCreated,
+    status_code=201,
+    summary="Create a token",
+    responses=error_responses(s409="A token of that name exists, or there are 200 already."),
+)
 async def create_token(
     body: TokenCreate,
     request: Request,
@@ -303,7 +331,12 @@ async def create_token(
     return {**view, "token": secret}
 
 
-@router.delete("/tokens/{token}", status_code=204, summary="Revoke a token")
+@router.delete(
+    "/tokens/{token}",
+    status_code=204,
+    summary="Revoke a token",
+    responses=error_responses(s404="No token with that id or name."),
+)
 async def revoke_token(
     token: str,
     request: Request,
@@ -330,3 +363,25 @@ async def audit(
     the principal, the client address and the result; newest first."""
     entries = security.audit.entries(limit=limit, event=event, principal=principal)
     return {"entries": entries, "dropped": security.audit.dropped}
+
+
+# Request bodies whose password must meet COACHIQ_SECURITY__MIN_PASSWORD_LENGTH.
+_NEW_PASSWORD_MODELS = ("SetupRequest", "UserCreate", "UserChange")
+
+
+def configure_app(app: FastAPI) -> None:
+    """State this app's shortest password in the OpenAPI (the routers are shared by apps)."""
+    shortest = app.state.settings.security.min_password_length
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schemas = build().get("components", {}).get("schemas", {})
+            for name in _NEW_PASSWORD_MODELS:
+                password = schemas.get(name, {}).get("properties", {}).get("password", {})
+                for branch in [password, *password.get("anyOf", [])]:
+                    if branch.get("type") == "string":
+                        branch["minLength"] = shortest
+        return app.openapi_schema or build()
+
+    app.openapi = openapi
