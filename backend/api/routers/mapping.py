@@ -154,13 +154,15 @@ async def name_device(
 @router.delete(
     "/entities/{entity_id}",
     response_model=MappingChangeResponse,
-    responses=_REFUSED,
+    responses={**_REFUSED, **error_responses(s404="No entity of that id in the mapping.")},
     summary="Remove an entity from the mapping",
 )
 async def remove_entity(
     entity_id: str, service: MappingService = Depends(get_mapping_service)
 ) -> Any:
     """Remove the entity from the owner's mapping file (undo brings it back)."""
+    if service.manager.get_entity(entity_id) is None:
+        return problem(404, f"no entity '{entity_id}' in the mapping")
     return _guarded(service, lambda: service.remove(entity_id))
 
 
@@ -174,8 +176,8 @@ async def undo(service: MappingService = Depends(get_mapping_service)) -> Any:
     "/export",
     responses={
         200: {
-            "description": "The mapping's YAML.",
-            "content": {"application/yaml": {"schema": {"type": "string"}}},
+            "description": "The mapping's YAML (a YAML mapping: areas, entities, ...).",
+            "content": {"application/yaml": {"schema": {"type": "object"}}},
         },
         **error_responses(s409="The running mapping file cannot be read."),
     },
