@@ -46,14 +46,15 @@ def parameter_schema(openapi: dict[str, Any], path: str, name: str) -> dict[str,
 @pytest.mark.parametrize(
     ("can_id", "data", "accepted"),
     [
-        ("19FEDB9F", "2AFFC800FF00FFFF", True),
-        ("0x19FEDB9F", "2A FF C8", True),
-        ("1FFFFFFF", "", True),
-        ("20000000", "00", False),  # above 29 bits
-        ("19FEDB9F ", "00", False),  # trailing space
-        ("19FEDB9F", "2AF", False),  # odd number of digits
-        ("19FEDB9F", "2A  FF", False),  # two spaces
-        ("19FEDB9F", "000000000000000000", False),  # 9 bytes
+        ("19FFFFF9", "2AFFC800FF00FFFF", True),  # CoachIQ's own source address, 0xF9
+        ("0x19ffFFf9", "2A FF C8", True),
+        ("1FFFFF9", "", True),
+        ("19FEDB9F", "00", False),  # source 0x9F: another node
+        ("20FFFFF9", "00", False),  # above 29 bits
+        ("19FFFFF9 ", "00", False),  # trailing space
+        ("19FFFFF9", "2AF", False),  # odd number of digits
+        ("19FFFFF9", "2A  FF", False),  # two spaces
+        ("19FFFFF9", "000000000000000000", False),  # 9 bytes
         ("", "00", False),
     ],
 )
@@ -72,10 +73,10 @@ def test_can_send_interface_is_an_enum_of_this_servers_names(
     client: TestClient, openapi: dict[str, Any]
 ) -> None:
     validator = body_validator(openapi, "CANSendRequest")
-    assert validator.is_valid({"can_id": "1", "data": "", "interface": CHANNEL})
-    assert validator.is_valid({"can_id": "1", "data": "", "interface": "chassis"})
-    assert not validator.is_valid({"can_id": "1", "data": "", "interface": ""})
-    response = client.post("/api/can/send", json={"can_id": "1", "data": "", "interface": ""})
+    assert validator.is_valid({"can_id": "F9", "data": "", "interface": CHANNEL})
+    assert validator.is_valid({"can_id": "F9", "data": "", "interface": "chassis"})
+    assert not validator.is_valid({"can_id": "F9", "data": "", "interface": ""})
+    response = client.post("/api/can/send", json={"can_id": "F9", "data": "", "interface": ""})
     assert response.status_code == 422
     assert response.json()["allowed"] == ["chassis", "house", CHANNEL]
 
@@ -99,6 +100,9 @@ def test_area_filter_lists_the_coachs_areas(client: TestClient, openapi: dict[st
         "living", "galley", "bedroom", "bathroom", "cockpit", "exterior", "utility"
     ]  # fmt: skip
     assert client.get("/api/entities", params={"area": ""}).status_code == 422
+    override = body_validator(openapi, "EntityOverride")
+    assert override.is_valid({"area": "galley"}) and not override.is_valid({"area": "attic"})
+    assert client.patch("/api/entities/light.porch", json={"area": "attic"}).status_code == 422
     assert client.get("/api/entities", params={"area": "galley"}).status_code == 200
 
 

@@ -177,9 +177,18 @@ def _entities(http: Request) -> list[Any]:
         return []
 
 
+def own_source_id_pattern(source_address: int) -> str:
+    """CAN_ID_PATTERN narrowed to ids whose source address (low byte) is ``source_address``."""
+    digits = "".join(
+        f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in f"{source_address:02X}"
+    )
+    return rf"^(0[xX])?0*(1[0-9A-Fa-f]{{5}}|[0-9A-Fa-f]{{0,5}}){digits}$"
+
+
 def configure_app(app: FastAPI) -> None:
-    """State this app's interface names in the send request's schema (the router is shared)."""
+    """State this app's interface names and source address in the send request's schema."""
     names = known_interface_names(app.state.settings.can)
+    id_pattern = own_source_id_pattern(app.state.settings.can.source_address)
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -189,6 +198,13 @@ def configure_app(app: FastAPI) -> None:
             interface = request.get("properties", {}).get("interface")
             if interface is not None:
                 interface["anyOf"] = [{"type": "string", "enum": names}, {"type": "null"}]
+            can_id = request.get("properties", {}).get("can_id")
+            if can_id is not None:  # raw frames may not impersonate another node
+                can_id["pattern"] = id_pattern
+                can_id["description"] += (
+                    " Its source address (low byte) is CoachIQ's own "
+                    f"(`COACHIQ_CAN__SOURCE_ADDRESS`, {app.state.settings.can.source_address})."
+                )
         return app.openapi_schema or build()
 
     app.openapi = openapi

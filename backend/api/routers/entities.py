@@ -289,7 +289,7 @@ def configure_app(app: FastAPI) -> None:
 
 
 def _state_areas(app: FastAPI, schema: dict[str, Any]) -> None:
-    """The ``area`` filter's enum: the coach's areas now (areas only grow while the app runs)."""
+    """The ``area`` enums of the filter and of an override: the coach's areas now."""
     try:
         manager = app.state.feature_manager.get_feature("entities").entity_manager
     except FeatureNotAvailableError:
@@ -298,3 +298,7 @@ def _state_areas(app: FastAPI, schema: dict[str, Any]) -> None:
     for parameter in operation.get("parameters", []):
         if parameter.get("name") == "area":
             parameter["schema"] = {"type": "string", "enum": list(manager.areas)}
+    override = schema.get("components", {}).get("schemas", {}).get("EntityOverride", {})
+    area = override.get("properties", {}).get("area")
+    if area is not None:
+        area["anyOf"] = [{"type": "string", "enum": list(manager.areas)}, {"type": "null"}]
