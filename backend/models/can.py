@@ -114,7 +114,7 @@ DGN_PATTERN = r"^(0[xX])?0*(1[0-9A-Fa-f]{4}|[0-9A-Fa-f]{1,4})$"
 class CANSendRequest(BaseModel):
     """One raw frame to send."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     interface: str | None = Field(
         None,

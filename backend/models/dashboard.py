@@ -83,6 +83,7 @@ class BulkRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             # The rule _selects_something enforces, stated for generated clients.
             "anyOf": [

@@ -117,6 +117,7 @@ class EntityCommand(BaseModel):
 
     model_config = ConfigDict(
         extra="allow",
+        strict=True,
         json_schema_extra=lambda schema, _: _command_json_schema(schema),  # pyright: ignore
     )
 
@@ -214,7 +215,7 @@ class UnknownDGNEntry(BaseModel):
 class EntityOverride(BaseModel):
     """A user's name, area or hidden flag, applied over the mapping."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str | None = Field(None, min_length=1, max_length=100, description="1-100 characters.")
     area: str | None = Field(

@@ -21,7 +21,7 @@ class MappingChangeResponse(BaseModel):
 class NameDevice(BaseModel):
     """The wizard's "name it": a device seen unmapped becomes an entity of the mapping."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     dgn: str = Field(..., description="The device's status DGN (name or 5 hex digits).")
     instance: int | None = Field(None, ge=0, le=255, description="The device's instance.")
@@ -44,7 +44,7 @@ class NameDevice(BaseModel):
 class MappingText(BaseModel):
     """A whole mapping: its YAML text, or a shipped example to start from."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     text: str | None = Field(None, max_length=1_000_000, description="The mapping's YAML.")
     example: str | None = Field(None, description="A shipped mapping's model name.")
@@ -53,7 +53,7 @@ class MappingText(BaseModel):
 class IdentifyRequest(BaseModel):
     """Blink an unmapped light or load."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     dgn: str = Field(..., examples=["DC_DIMMER_STATUS_3"])
     instance: int = Field(..., ge=0, le=255)

@@ -20,7 +20,7 @@ _PASSWORD = Field(..., min_length=1, max_length=1024, description="The password.
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class LoginRequest(_Strict):

@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 from fastapi.testclient import TestClient
 
+from backend.api.errors import route_table
 from backend.core.entity_types import ENTITY_TYPES
 from backend.main import create_app
 from tests.factories import make_settings
@@ -193,3 +194,24 @@ def test_a_command_of_another_type_is_valid_for_the_schema_and_refused_with_allo
     response = client.post("/api/entities/light.galley_ceiling/command", json=body)
     assert response.status_code == 422
     assert response.json()["allowed"] == ["set", "toggle", "brightness_up", "brightness_down"]
+
+
+def test_every_request_body_model_is_strict(client: TestClient) -> None:
+    """A strict model refuses what its schema refuses ("5" for a number, 0 for a boolean)."""
+    bodies = 0
+    for route in route_table(client.app):  # type: ignore[arg-type]
+        for param in route.dependant.body_params if route.dependant else []:
+            model = param.field_info.annotation
+            if isinstance(model, type) and hasattr(model, "model_config"):
+                bodies += 1
+                assert model.model_config.get("strict") is True, (route.path, model.__name__)
+    assert bodies >= 10
+
+
+def test_a_number_sent_as_a_string_is_refused(client: TestClient) -> None:
+    response = client.post("/api/dashboard/bulk", json={"action": "on", "entity_ids": "x"})
+    assert response.status_code == 422
+    response = client.post(
+        "/api/can/send", json={"can_id": "19FFFFF9", "data": "", "interface": None}
+    )
+    assert response.status_code == 202

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.core.dependencies import get_feature_manager
+from backend.models.errors import error_responses
 from backend.services.feature_manager import FeatureNotAvailableError
 
 router = APIRouter(prefix="/api/simulator", tags=["simulator"])
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/api/simulator", tags=["simulator"])
 class ChassisUpdate(BaseModel):
     """The simulated chassis: park brake and vehicle speed (CHASSIS_MOBILITY_STATUS)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     park_brake: Literal["set", "released"] | None = Field(
         None, description="set (coach immobilised) or released (free to roll)."
@@ -27,7 +28,7 @@ class ChassisUpdate(BaseModel):
 class DeviceOverride(BaseModel):
     """A person holding a simulated slide or awning's local switch."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     active: bool = Field(..., description="true: the device answers NAK 8 to remote moves.")
 
@@ -44,7 +45,11 @@ def _coach(request: Request) -> Any:
     return coach
 
 
-@router.get("/chassis", summary="The simulated chassis")
+@router.get(
+    "/chassis",
+    summary="The simulated chassis",
+    responses=error_responses(s404="The simulator is not running, or the chassis does not report."),
+)
 async def chassis(request: Request) -> dict[str, Any]:
     """Park brake, speed, ignition and gear the simulated chassis reports."""
     model = _coach(request).chassis()
@@ -53,7 +58,11 @@ async def chassis(request: Request) -> dict[str, Any]:
     return model.state()
 
 
-@router.post("/chassis", summary="Set the simulated chassis")
+@router.post(
+    "/chassis",
+    summary="Set the simulated chassis",
+    responses=error_responses(s404="The simulator is not running, or the chassis does not report."),
+)
 async def set_chassis(request: Request, body: ChassisUpdate = Body(...)) -> dict[str, Any]:
     """Set the park brake and/or the speed; CHASSIS_MOBILITY_STATUS goes out at once."""
     coach = _coach(request)
@@ -63,7 +72,14 @@ async def set_chassis(request: Request, body: ChassisUpdate = Body(...)) -> dict
         raise HTTPException(404, str(exc)) from None
 
 
-@router.post("/devices/{entity_id}/override", summary="Hold a device's local switch")
+@router.post(
+    "/devices/{entity_id}/override",
+    summary="Hold a device's local switch",
+    responses=error_responses(
+        s404="The simulator is not running, or no simulated slide or awning has that id (only "
+        "they have a local switch).",
+    ),
+)
 async def override(
     entity_id: str, request: Request, body: DeviceOverride = Body(...)
 ) -> dict[str, Any]:
@@ -74,6 +90,8 @@ async def override(
     except KeyError:
         raise HTTPException(404, f"no simulated device '{entity_id}'") from None
     if not hasattr(model, "override"):
-        raise HTTPException(422, f"{entity_id} has no local switch to hold (slides and awnings)")
+        raise HTTPException(
+            404, f"{entity_id} has no local switch to hold (only slides and awnings have one)"
+        )
     model.override = body.active
     return {"entity_id": entity_id, "override": model.override}
