@@ -8,6 +8,7 @@ import { CoachView } from "./coach.js";
 import { DiscoverView } from "./discover.js";
 import { EntityStream } from "./live.js";
 import { SecurityView } from "./security.js";
+import { SafetyBar } from "./safety.js";
 import { Store } from "./store.js";
 import { WizardView } from "./wizard.js";
 
@@ -100,7 +101,9 @@ async function main() {
   window.addEventListener("hashchange", route);
   route();
 
+  const safety = new SafetyBar(store);
   const stream = new EntityStream({
+    onMotionAlert: (message) => safety.onAlert(message),
     onSnapshot: (entities) => store.setAll(entities),
     onUpdate: (message) => store.applyUpdate(message),
     onCommandResult: (message) => store.applyCommandResult(message),
@@ -109,9 +112,11 @@ async function main() {
   });
   showConnection("connecting");
   loadMetadata(store);
+  store.socket = stream.socket;
   stream.start();
   alerts.start();
-  window.coachiq = { store, stream, can };
+  safety.start();
+  window.coachiq = { store, stream, can, safety };
 }
 
 main();

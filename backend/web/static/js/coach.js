@@ -96,6 +96,7 @@ export class CoachView {
     const send = (payload, label) => {
       this.store.command(entity.entity_id, payload, label).catch((error) => toast(`${entity.name || entity.entity_id}: ${error.message}`, "error"));
     };
+    send.renew = (payload) => this.store.renew(entity.entity_id, payload);
     const status = el("div", {
       class: `card-status ${pending ? pending.status : ""}`,
       "data-testid": `status-${entity.entity_id}`,

@@ -261,6 +261,35 @@ function climate(entity, state, commands, send, disabled, metadata) {
   return parts;
 }
 
+const RENEW_MS = 150; // well inside the server's 400 ms hold timeout
+const HOLDS = new Map(); // entity_id -> {command, send, renewer}: the motion a finger holds
+
+function startHold(id, command, send) {
+  const previous = HOLDS.get(id);
+  if (previous) clearInterval(previous.renewer);
+  const hold = { command, send, renewer: null };
+  hold.renewer = setInterval(() => hold.send.renew && hold.send.renew({ command }), RENEW_MS);
+  HOLDS.set(id, hold);
+}
+
+function endHold(id) {
+  const hold = HOLDS.get(id);
+  if (!hold) return;
+  clearInterval(hold.renewer);
+  HOLDS.delete(id);
+  hold.send({ command: "stop" }, "Stopping");
+}
+
+function endAllHolds() {
+  for (const id of [...HOLDS.keys()]) endHold(id);
+}
+
+// A release anywhere, a lost window or a hidden page ends every hold.
+window.addEventListener("pointerup", endAllHolds);
+window.addEventListener("pointercancel", endAllHolds);
+window.addEventListener("blur", endAllHolds);
+document.addEventListener("visibilitychange", () => document.hidden && endAllHolds());
+
 function motor(entity, state, commands, send, metadata) {
   const [outName, inName] = entity.type === "shade" || entity.type === "window_shade" ? ["open", "close"] : ["extend", "retract"];
   const out = commands.has(outName) ? outName : commands.has("extend") ? "extend" : outName;
@@ -268,27 +297,32 @@ function motor(entity, state, commands, send, metadata) {
   const parts = [el("div", { class: "row spread" },
     el("span", { class: "big" }, humanize(state.motion || "stopped")),
     el("span", { class: "muted small" }, valueText(entity, metadata, "position", pick(state, "position"), 0) || ""))];
-  // Press and hold moves the motor; letting go (or the Stop button) stops it.
+  // Press and hold moves the motor; letting go (or the Stop button) stops it. While pressed the
+  // command is renewed every RENEW_MS (hold-to-run, docs/motion-safety.md): over the WebSocket,
+  // so a lost connection stops the motor within the server's hold timeout. The hold lives in
+  // HOLDS, not in the button, so a card re-rendered while pressed keeps holding.
   const holdButton = (command, label) => {
-    let held = false;
-    const button = el("button", { class: "btn", type: "button", "data-testid": `${command}-${entity.entity_id}`, "aria-label": `${label} (hold)` }, label);
-    const start = (event) => {
+    const id = entity.entity_id;
+    const button = el("button", { class: "btn", type: "button", "data-testid": `${command}-${id}`, "aria-label": `${label} (hold)` }, label);
+    const hold = HOLDS.get(id);
+    if (hold && hold.command === command) {
+      hold.send = send;
+      button.classList.add("holding");
+    }
+    button.addEventListener("pointerdown", (event) => {
       event.preventDefault();
-      held = true;
       button.classList.add("holding");
       try { button.setPointerCapture(event.pointerId); } catch { /* not supported */ }
+      startHold(id, command, send);
       send({ command }, humanize(command) + "ing");
-    };
+    });
     const end = () => {
-      if (!held) return;
-      held = false;
       button.classList.remove("holding");
-      send({ command: "stop" }, "Stopping");
+      endHold(id);
     };
-    button.addEventListener("pointerdown", start);
     button.addEventListener("pointerup", end);
     button.addEventListener("pointercancel", end);
-    button.addEventListener("lostpointercapture", end);
+    button.addEventListener("lostpointercapture", () => button.isConnected && end());
     button.addEventListener("contextmenu", (e) => e.preventDefault());
     return button;
   };

@@ -133,7 +133,8 @@ export class ReconnectingSocket {
  * offline.
  */
 export class EntityStream {
-  constructor({ onSnapshot, onUpdate, onCommandResult, onState, fetchAll }) {
+  constructor({ onSnapshot, onUpdate, onCommandResult, onState, fetchAll, onMotionAlert }) {
+    this.onMotionAlert = onMotionAlert || (() => {});
     this.onSnapshot = onSnapshot;
     this.onUpdate = onUpdate;
     this.onCommandResult = onCommandResult;
@@ -164,6 +165,9 @@ export class EntityStream {
         break;
       case "command_result":
         this.onCommandResult(message);
+        break;
+      case "motion_alert":
+        this.onMotionAlert(message);
         break;
       default:
         break;

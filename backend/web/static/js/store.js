@@ -23,6 +23,17 @@ export class Store {
     this.listeners = new Set();
     this.entityListeners = new Set();
     this.metadata = null;
+    this.socket = null; // the entity WebSocket (hold-to-run renewals go over it)
+  }
+
+  /**
+   * Renew a held motion (hold-to-run): the same command again, over the WebSocket when it is
+   * open (so losing the connection stops the motor), else over REST. Nothing is shown for it.
+   */
+  renew(id, payload) {
+    const message = { type: "command", entity_id: id, ...payload };
+    if (this.socket && this.socket.send(message)) return;
+    postJSON(`/api/entities/${encodeURIComponent(id)}/command`, payload).catch(() => {});
   }
 
   /** Call fn() after any change of the entity set; returns an unsubscribe function. */
