@@ -28,6 +28,8 @@ DEVICE_STATUS = frozenset({"SLIDE_STATUS", "AWNING_STATUS", "AWNING_STATUS_2"})
 COACH_STATUS = frozenset(
     {"CHASSIS_MOBILITY_STATUS", "VEHICLE_ENVIRONMENT_STATUS", "LEVELING_CONTROL_STATUS"}
 )
+# Coach-level statuses the gate reads whole; no entity maps them, so they are not "unmapped".
+CONSUMED_DGNS = frozenset({0x1FFF4, 0x1FE87})  # CHASSIS_MOBILITY_STATUS, VEHICLE_ENVIRONMENT_STATUS
 DEVICE_STATUS_LIMIT = 512  # (DGN, instance) pairs kept; the oldest goes first
 COACH_STATUS_MAX_AGE = 10.0  # environment / leveling older than this is not used
 ALERTS_KEPT = 50

@@ -17,8 +17,7 @@ from backend.integrations.rvc.decoder import DecodedMessage
 from backend.integrations.rvc.loader import load_config_data
 from backend.integrations.rvc.spec import RVCSpec
 from backend.safety.acks import ACKNOWLEDGMENT
-from backend.safety.chassis import CHASSIS_MOBILITY_STATUS
-from backend.safety.gate import SafetyGate
+from backend.safety.gate import CONSUMED_DGNS, SafetyGate
 from backend.services.entity_service import EntityService
 from backend.services.feature_base import Feature, FeatureContext, FeatureHealth, HealthStatus
 
@@ -59,7 +58,7 @@ class EntitiesFeature(Feature):
             history_max_age=entities.history_max_age,
             unmapped_limit=entities.unmapped_limit,
             unknown_dgn_limit=entities.unknown_dgn_limit,
-            consumed_dgns=(CHASSIS_MOBILITY_STATUS,),
+            consumed_dgns=CONSUMED_DGNS,
         )
         manager = self._manager
         self._gate = SafetyGate(

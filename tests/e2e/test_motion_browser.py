@@ -49,7 +49,9 @@ def test_holding_extend_renews_over_the_websocket_and_stop_all_shows(open_page, 
     page.mouse.down()
     page.wait_for_timeout(1500)  # held well past the 400 ms hold timeout
     leases = [lease for lease in safety(server)["leases"] if lease["entity_id"] == SLIDE]
-    assert leases and leases[0]["renewals"] >= 5, [(e["ended"], e["ran_s"]) for e in safety(server)["recent_lease_ends"]]
+    assert leases and leases[0]["renewals"] >= 5, [
+        (e["ended"], e["ran_s"]) for e in safety(server)["recent_lease_ends"]
+    ]
     expect()(page.get_by_test_id("stop-all")).to_be_visible()
     screenshot(page, "motion-holding")
     page.mouse.up()

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from backend.core.entity_errors import (
+    CommandTransportError,
     CommandValidationError,
     EntityNotFoundError,
     EntityUnavailableError,
@@ -218,3 +219,30 @@ async def test_motor_stop_command_cancels_the_repetition(
     await asyncio.sleep(0.25)
     assert len(sent.data) == count
     assert sent.data[-1] == "01 FF 00 FF FF FF FF FF"
+
+
+async def test_motion_audit_is_written_before_the_first_frame(
+    service: tuple[EntityService, Sent], manager: EntityManager
+) -> None:
+    svc, sent = service
+    make_available(manager, "awning.patio", "light.galley_ceiling")
+    frames_at_audit: list[int] = []
+
+    async def audit(entry: dict) -> None:
+        frames_at_audit.append(len(sent.frames))
+        assert entry["command"] == {"command": "extend"} and entry["status"] == "sent"
+
+    svc.motion_audit = audit
+    await svc.execute_command("awning.patio", {"command": "extend"})
+    await svc.execute_command("light.galley_ceiling", {"command": "set", "state": "on"})
+    assert frames_at_audit == [0]  # once (lights stay batched), before anything was sent
+    assert sent.frames
+
+    async def broken(entry: dict) -> None:
+        raise OSError("disk full")
+
+    svc.motion_audit = broken
+    before = len(sent.frames)
+    with pytest.raises(CommandTransportError, match="audit row could not be written"):
+        await svc.execute_command("awning.patio", {"command": "retract"})
+    assert len(sent.frames) == before
