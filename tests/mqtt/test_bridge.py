@@ -217,3 +217,20 @@ async def test_stop_all_stops_every_motion_device_even_without_motion(broker, pr
         await watch.publish(f"{base}/stop_all/set", '{"command":"extend"}')
         refused = await watch.wait_for(f"{base}/stop_all/result", since=mark)
         assert refused["status"] == "rejected" and refused["error"] == "invalid"
+
+
+async def test_safety_state_published_for_parked_and_lockouts(broker, prefix):
+    host, port = broker
+    base = f"{prefix}/testcoach"
+    async with (
+        watching(host, port, f"{base}/safety/state") as watch,
+        coach_app(port, prefix) as (http, _),
+    ):
+        parked = await watch.wait_for(f"{base}/safety/state", lambda v: v["parked"] is True)
+        interlock = (await http.get("/api/safety")).json()["interlock"]
+        assert interlock["parked"] is True
+        assert parked["reason"] == interlock["reason"]
+        assert parked["lockouts"] == {} and parked["alert"] is None
+        async with watching(host, port, f"{base}/safety/state") as late:
+            kept = await late.wait_for(f"{base}/safety/state")
+            assert kept["parked"] is True and late.messages[0][2] is True  # retained

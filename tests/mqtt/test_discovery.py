@@ -483,6 +483,13 @@ def test_coach_device_has_bridge_status_and_stop_all(manager):
         "unique_id": "rv1_coach_bridge",
         "default_entity_id": "binary_sensor.rv1_coach_bridge",
     }
+    assert set(payload["cmps"]) == {
+        "bridge",
+        "stop_all",
+        "parked",
+        "motion_lockout",
+        "motion_alert",
+    }
     assert payload["cmps"]["stop_all"] == {
         "p": "button",
         "name": "Stop all motion",
@@ -492,6 +499,53 @@ def test_coach_device_has_bridge_status_and_stop_all(manager):
         "unique_id": "rv1_coach_stop_all",
         "default_entity_id": "button.rv1_coach_stop_all",
     }
+
+
+def test_coach_device_has_parked_lockout_and_alert_sensors(manager):
+    ctx = discovery.DiscoveryContext(T, False, manager.coach, "0.1.0")
+    cmps = discovery.coach_device(ctx, name="Coach")[1]["cmps"]
+    status = [{"topic": "coachiq/rv1/status"}]
+    assert cmps["parked"] == {
+        "p": "binary_sensor",
+        "name": "Parked",
+        "value_template": "{{ 'on' if value_json.parked else 'off' }}",
+        "payload_on": "on",
+        "payload_off": "off",
+        "state_topic": "coachiq/rv1/safety/state",
+        "json_attributes_topic": "coachiq/rv1/safety/state",
+        "icon": "mdi:car-brake-parking",
+        "availability": status,
+        "unique_id": "rv1_coach_parked",
+        "default_entity_id": "binary_sensor.rv1_coach_parked",
+    }
+    assert cmps["motion_lockout"] == {
+        "p": "binary_sensor",
+        "name": "Motion lockout",
+        "value_template": "{{ 'on' if value_json.lockouts else 'off' }}",
+        "payload_on": "on",
+        "payload_off": "off",
+        "state_topic": "coachiq/rv1/safety/state",
+        "icon": "mdi:lock-alert",
+        "availability": status,
+        "unique_id": "rv1_coach_motion_lockout",
+        "default_entity_id": "binary_sensor.rv1_coach_motion_lockout",
+    }
+    assert cmps["motion_alert"] == {
+        "p": "binary_sensor",
+        "name": "Moving with a load out",
+        "value_template": "{{ 'on' if value_json.alert else 'off' }}",
+        "payload_on": "on",
+        "payload_off": "off",
+        "device_class": "problem",
+        "state_topic": "coachiq/rv1/safety/state",
+        "availability": status,
+        "unique_id": "rv1_coach_motion_alert",
+        "default_entity_id": "binary_sensor.rv1_coach_motion_alert",
+    }
+    lockout = cmps["motion_lockout"]["value_template"]
+    assert render(lockout, {"lockouts": {}}) == "off"
+    assert render(lockout, {"lockouts": {"slide.living": ["park brake released"]}}) == "on"
+    assert render(cmps["parked"]["value_template"], {"parked": True}) == "on"
 
 
 def test_removal_reduces_gone_components_to_their_platform(manager):

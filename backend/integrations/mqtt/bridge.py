@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 CLIENT = "mqtt"  # the principal MQTT commands are audited as
 SYNC_TIMEOUT = 5.0  # seconds to wait for our own sync message (retained manifest read)
+SAFETY_INTERVAL = 1.0  # seconds between looks at the motion-safety state
 TRACKED_COMMANDS = 256  # MQTT-issued commands awaiting a result, remembered at most
 
 
@@ -164,6 +165,7 @@ class MQTTBridge:
         self._sync_token = ""
         self._previous_manifest: dict[str, Any] | None = None
         self._session: MQTTSession | None = None
+        self._safety: dict[str, Any] | None = None  # the last published safety state
         self._owner: str | None = None  # the lease owner of this session's motion commands
         self._task: asyncio.Task[None] | None = None
         self._unsubscribe: list[Callable[[], Any]] = []
@@ -264,6 +266,7 @@ class MQTTBridge:
             group.create_task(self._read(session), name="mqtt-reader")
             group.create_task(self._write(session), name="mqtt-writer")
             group.create_task(self._announcer(session), name="mqtt-announcer")
+            group.create_task(self._watch_safety(), name="mqtt-safety")
 
     async def _read(self, session: MQTTSession) -> None:
         async for message in session.messages():
@@ -286,6 +289,32 @@ class MQTTBridge:
             await self._announce.wait()
             self._announce.clear()
             await self._announce_all(session)
+
+    async def _watch_safety(self) -> None:
+        """Publish the interlock, lockouts and alert when they change (looked at every second:
+        the safety gate has no change listener)."""
+        while True:
+            self._queue_safety()
+            await asyncio.sleep(SAFETY_INTERVAL)
+
+    def _queue_safety(self, *, force: bool = False) -> None:
+        view = getattr(self.service, "safety_view", None)
+        if view is None:
+            return
+        snapshot = view()
+        interlock = snapshot.get("interlock") or {}
+        state = {
+            "parked": bool(interlock.get("parked")),
+            "reason": interlock.get("reason"),
+            "lockouts": {k: [lock.get("reason") for lock in v]
+                         for k, v in (snapshot.get("lockouts") or {}).items()},
+            "alert": (snapshot.get("alert") or {}).get("message"),
+            "moving_loads": list(snapshot.get("moving_loads") or ()),
+        }  # fmt: skip
+        if force or state != self._safety:
+            self._safety = state
+            topic = self.topics.safety
+            self.outbox.put(Outgoing(topic, _json(state), True), key=topic)
 
     # --- announcing -----------------------------------------------------------------------------
 
@@ -334,6 +363,7 @@ class MQTTBridge:
         self._previous_manifest = manifest
         for entity in entities:
             self._queue_state(entity.entity_id, dict(entity.state), entity.available)
+        self._queue_safety(force=True)
         self.stats["announcements"] += 1
 
     # --- outbound -------------------------------------------------------------------------------

@@ -564,8 +564,24 @@ def coach_device(ctx: DiscoveryContext, *, name: str) -> tuple[str, dict[str, An
             "entity_category": "diagnostic",
         },
         "stop_all": _button("Stop all motion", topics.set("stop_all"), _body(command="stop"), None),
+        "parked": {
+            **_binary("Parked", _on_off("value_json.parked"), None),
+            "state_topic": topics.safety,
+            "json_attributes_topic": topics.safety,
+            "icon": "mdi:car-brake-parking",
+        },
+        "motion_lockout": {
+            **_binary("Motion lockout", _on_off("value_json.lockouts"), None),
+            "state_topic": topics.safety,
+            "icon": "mdi:lock-alert",
+        },
+        "motion_alert": {
+            **_binary("Moving with a load out", _on_off("value_json.alert"), "problem"),
+            "state_topic": topics.safety,
+        },
     }
-    components["stop_all"]["availability"] = [{"topic": topics.status}]
+    for key in ("stop_all", "parked", "motion_lockout", "motion_alert"):
+        components[key]["availability"] = [{"topic": topics.status}]
     for key, component in components.items():
         component["unique_id"] = f"{device_id}_{key}"
         component["default_entity_id"] = f"{component['p']}.{device_id}_{key}"

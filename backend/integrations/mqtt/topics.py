@@ -44,6 +44,11 @@ class Topics:
         return f"{self.base}/bridge/sync"
 
     @property
+    def safety(self) -> str:
+        """The coach's motion-safety state: parked, lockouts, alert (retained)."""
+        return f"{self.base}/safety/state"
+
+    @property
     def birth(self) -> str:
         """Home Assistant's birth/will topic."""
         return f"{self.discovery_prefix}/status"
