@@ -149,3 +149,46 @@ async def test_fleet_refuses_clients_without_credentials(fleet):
     with pytest.raises(aiomqtt.MqttError):  # no TLS: the listener speaks TLS only
         async with aiomqtt.Client("127.0.0.1", fleet_broker.port, timeout=3):
             pass
+
+
+async def test_coachiq_itself_over_mqtts_with_a_coach_login(fleet, tmp_path):
+    """COACHIQ_MQTT__URL=mqtts://, CA file, user name and password: CoachIQ talks to the fleet
+    broker directly, inside its ACL (every topic under fleet/<coach_id>/)."""
+    fleet_broker, _, ca = fleet
+    prefix = f"fleet/{COACH}/direct"
+    async with (
+        watching("127.0.0.1", fleet_broker.port, f"fleet/{COACH}/#", username="fleet-admin",
+                 password="admin", **tls(ca)) as admin,
+        coach_app(
+            fleet_broker.port, prefix, url=f"mqtts://127.0.0.1:{fleet_broker.port}",
+            ca_file=ca, username=COACH, password="coach-secret",
+            discovery_prefix=f"fleet/{COACH}/ha",
+        ) as (http, bridge),
+    ):  # fmt: skip
+        base = f"{prefix}/testcoach"
+        assert await admin.wait_for(f"{base}/status", lambda v: v == "online", within=20)
+        await admin.wait_for(f"{base}/{LIGHT}/state", lambda v: v.get("available"))
+        await admin.wait_for(f"fleet/{COACH}/ha/device/testcoach_coach/config")
+        features = (await http.get("/api/features")).json()["features"]
+        mqtt = next(f for f in features if f["name"] == "mqtt")
+        assert mqtt["health"]["details"]["broker"] == f"mqtts://127.0.0.1:{fleet_broker.port}"
+        config = (await http.get("/api/config")).json()["config"]["mqtt"]
+        assert config["password"] == "***"
+        assert bridge.stats["connects"] == 1
+
+
+async def test_wrong_password_is_reported_not_fatal(fleet):
+    fleet_broker, _, ca = fleet
+    async with coach_app(
+        fleet_broker.port, f"fleet/{COACH}/x", url=f"mqtts://127.0.0.1:{fleet_broker.port}",
+        ca_file=ca, username=COACH, password="wrong",
+    ) as (http, bridge):  # fmt: skip
+        for _ in range(100):
+            if bridge.last_error:
+                break
+            await asyncio.sleep(0.1)
+        assert bridge.stats["connects"] == 0
+        features = (await http.get("/api/features")).json()["features"]
+        mqtt = next(f for f in features if f["name"] == "mqtt")
+        assert mqtt["state"] == "running" and mqtt["health"]["status"] == "degraded"
+        assert "cannot connect" in mqtt["health"]["reason"]
