@@ -173,7 +173,7 @@ class Watcher:
         return None
 
     async def wait_for(
-        self, topic: str, predicate: Any = None, within: float = 10.0, since: int = 0
+        self, topic: str, predicate: Any = None, within: float = 20.0, since: int = 0
     ) -> Any:
         """The first JSON (or text) payload on ``topic`` after index ``since`` that satisfies
         ``predicate``; fails the test after ``within`` seconds."""
