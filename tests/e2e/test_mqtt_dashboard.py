@@ -29,13 +29,15 @@ def mqtt_server(chromium_path, tmp_path_factory):
         "COACHIQ_MQTT__COACH_ID": "e2e",
     }
     instance = Server(_free_port(), tmp_path_factory.mktemp("mqtt") / "server.log", env)
-    instance.start()
-    yield instance
-    instance.stop()
-    # A thread of its own: Playwright's event loop runs in this one.
-    with ThreadPoolExecutor(1) as pool:
-        clearing = clear_retained(BROKER_HOST, BROKER_PORT, f"{prefix}/#", f"{prefix}-ha/#")
-        pool.submit(asyncio.run, clearing).result()
+    try:
+        instance.start()
+        yield instance
+    finally:
+        instance.stop()
+        # A thread of its own: Playwright's event loop runs in this one.
+        with ThreadPoolExecutor(1) as pool:
+            clearing = clear_retained(BROKER_HOST, BROKER_PORT, f"{prefix}/#", f"{prefix}-ha/#")
+            pool.submit(asyncio.run, clearing).result()
 
 
 def test_alerts_view_shows_the_connected_bridge(browser, mqtt_server) -> None:
