@@ -43,7 +43,6 @@ DIMMER_COMMANDS = frozenset(
 )
 UNSUPPORTED = frozenset({"save_scene", "flash", "flash_momentary"})
 DEFAULT_RAMP_S = 3.0
-CONTINUOUS = 255
 
 
 class DimmerModel(DeviceModel):
@@ -146,7 +145,8 @@ class DimmerModel(DeviceModel):
             "ramp_up_down_toggle": "ramp_up_down",
         }.get(cmd, cmd)
         ramp_s = float(ramp) if isinstance(ramp, int | float) and ramp > 0 else DEFAULT_RAMP_S
-        timed = delay is not None and 0 < delay < CONTINUOUS
+        # seconds (241-250 arrive as 300-840: 5 to 14 min); continuous (255) arrives as None
+        timed = delay is not None and delay > 0
         self.on_at = None
         if cmd in ("set_level_delay", "on_duration"):
             if level is None:
