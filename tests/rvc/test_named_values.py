@@ -36,7 +36,8 @@ CASES = [
     ("DC_DIMMER_COMMAND_2", "FF FF C8 00 F1 FC FF FF", "group", 255, "For non-group commands"),
     ("DC_DIMMER_COMMAND_2", "FF FF C8 00 F1 FC FF FF", "delay_duration", 300, "5 min"),
     ("DC_DIMMER_COMMAND_2", "01 FF C8 00 FA FC FF FF", "delay_duration", 840, "14 min"),
-    ("DC_DIMMER_COMMAND_2", "01 FF C8 00 FF FC FF FF", "delay_duration", None, "continuous duration"),
+    ("DC_DIMMER_COMMAND_2", "01 FF C8 00 FF FC FF FF", "delay_duration", None,
+     "continuous duration"),
     ("DC_DIMMER_COMMAND_2", "01 FF C8 00 00 FC FF FF", "delay_duration", 0, "momentary command"),
     # 6.14.2b SLIDE_COMMAND instance: 1 - Room 1 ... 5 - Generator, 6 - Step (deprecated),
     # 7 - Step cover; 6.14.1b SLIDE_STATUS: 1 - Room 1 ... 5 - Generator.
@@ -49,8 +50,10 @@ CASES = [
     ("SLIDE_MOTOR_STATUS", "07 FF FF FF FF FF FF FF", "instance", 7, "Step cover"),
     ("SLIDE_SENSOR_STATUS", "02 FF FF FF FF FF FF FF", "instance", 2, "Room 2"),
     # 6.42.3b DC_DISCONNECT_COMMAND / 6.42.2b DC_DISCONNECT_STATUS instance
-    ("DC_DISCONNECT_COMMAND", "01 FD FF FF FF FF FF FF", "instance", 1, "Main House Battery Disconnect"),
-    ("DC_DISCONNECT_COMMAND", "02 FD FF FF FF FF FF FF", "instance", 2, "Chassis Battery Disconnect"),
+    ("DC_DISCONNECT_COMMAND", "01 FD FF FF FF FF FF FF", "instance", 1,
+     "Main House Battery Disconnect"),
+    ("DC_DISCONNECT_COMMAND", "02 FD FF FF FF FF FF FF", "instance", 2,
+     "Chassis Battery Disconnect"),
     ("DC_DISCONNECT_COMMAND", "03 FD FF FF FF FF FF FF", "instance", 3, "House/Chassis Bridge"),
     ("DC_DISCONNECT_STATUS", "04 FF FF FF FF FF FF FF", "instance", 4, "Secondary House Battery"),
     ("DC_DISCONNECT_STATUS", "05 FF FF FF FF FF FF FF", "instance", 5, "Generator Starter Battery"),
