@@ -99,6 +99,7 @@ def serve(
     from backend.core.logging_config import configure_logging
     from backend.main import create_app
     from backend.ops.notify import run_server
+    from backend.security.connections import ConnectionStats, guarded_protocol
     from backend.services.feature_manager import FeatureConfigError
 
     settings = _settings_or_exit()
@@ -129,6 +130,10 @@ def serve(
         # Per-message compression works per client and undoes encode-once fan-out (+5-11 % CPU
         # and a longer latency tail at one full bus, docs/performance.md); coach Wi-Fi is local.
         ws_per_message_deflate=False,
+        # Slow-header and descriptor-exhaustion guard (docs/security.md): h11 with a deadline.
+        http=guarded_protocol(
+            settings.server.header_timeout, settings.server.max_connections, ConnectionStats()
+        ),
     )
     # Under systemd (Type=notify) READY=1 goes out once the socket listens, then WATCHDOG=1 from
     # the event loop; without NOTIFY_SOCKET nothing is sent.

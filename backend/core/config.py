@@ -45,6 +45,17 @@ class ServerSettings(_Section):
     host: str = Field(default="127.0.0.1", description="Address to bind.")
     port: int = Field(default=8000, ge=1, le=65535, description="TCP port, 1-65535.")
     access_log: bool = Field(default=False, description="Log every HTTP request.")
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Seconds a connection may take to send a request's headers, then closed.",
+    )
+    max_connections: int = Field(
+        default=512,
+        ge=8,
+        description="Open HTTP and WebSocket connections beyond which new ones are closed.",
+    )
 
 
 def _split_csv(value: Any) -> Any:
