@@ -611,6 +611,16 @@ def parse_mqtt_url(url: str) -> tuple[bool, str, int]:
     return tls, parts.hostname, port or (8883 if tls else 1883)
 
 
+class UnitsSettings(_Section):
+    """Display units: the dashboard's default (each browser may switch); the API stays SI."""
+
+    system: Literal["metric", "us"] = Field(
+        default="metric",
+        description="metric (°C, L, kPa, km/h) or us (°F, gal, psi, mph): the dashboard's "
+        "default units (each browser may switch); REST, WebSocket and MQTT are always SI.",
+    )
+
+
 class LoggingSettings(_Section):
     """Logging, shared with uvicorn."""
 
@@ -651,6 +661,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = Field(default_factory=lambda: LoggingSettings())
     websocket: WebSocketSettings = Field(default_factory=lambda: WebSocketSettings())
     mqtt: MQTTSettings = Field(default_factory=lambda: MQTTSettings())
+    units: UnitsSettings = Field(default_factory=lambda: UnitsSettings())
 
     def data_dir(self) -> Path:
         """The data directory: ``persistence.data_dir``, else /var/lib/coachiq in production."""

@@ -269,6 +269,8 @@ class EntityType:
     controls: tuple[Control, ...]
     units: Mapping[str, str] = field(default_factory=dict)
     default_capabilities: tuple[str, ...] = ()
+    # numeric state keys that are not quantities (a number, a count): key -> what it is
+    unitless: Mapping[str, str] = field(default_factory=dict)
 
     def control(self, name: str | None) -> Control | None:
         """The control ``name`` (the default one when None), or None when unknown."""

@@ -107,7 +107,10 @@ def _heater(
     control = Control(
         name, {f"{dgn_stem}_STATUS": reader}, f"{dgn_stem}_COMMAND", (command,), encoder
     )
-    return EntityType(name, description, (control,), {"fan_speed": "%", "output_level": "%"})
+    units = {"fan_speed": "%", "output_level": "%", "dead_band": "K"}
+    if name == "heat_pump":
+        units["max_output_level"] = "%"
+    return EntityType(name, description, (control,), units)
 
 
 def _load_control(name: str, status: str, command: str) -> Control:
@@ -157,7 +160,7 @@ _TYPES: tuple[EntityType, ...] = (
                 cmd.light,
             ),
         ),
-        {"level": "%", "current": "A"},
+        {"level": "%", "current": "A", "brightness": "%"},
     ),
     EntityType(
         "ac_load",
@@ -194,7 +197,13 @@ _TYPES: tuple[EntityType, ...] = (
                 {"DC_SOURCE_STATUS_1": rd.dc_source_1, "DC_SOURCE_STATUS_2": rd.dc_source_2},
             ),
         ),
-        {"voltage": "V", "current": "A", "state_of_charge": "%", "temperature": "°C"},
+        {
+            "voltage": "V",
+            "current": "A",
+            "state_of_charge": "%",
+            "temperature": "°C",
+            "time_remaining_min": "min",
+        },
     ),
     EntityType(
         "thermostat",
@@ -282,7 +291,14 @@ _TYPES: tuple[EntityType, ...] = (
                 default_status=("AIR_CONDITIONER_STATUS",),
             ),
         ),
-        {"fan_speed": "%", "output_level": "%", "max_fan_speed": "%", "max_output_level": "%"},
+        {
+            "fan_speed": "%",
+            "output_level": "%",
+            "max_fan_speed": "%",
+            "max_output_level": "%",
+            "dead_band": "K",
+            "second_stage_dead_band": "K",
+        },
     ),
     _heater(
         "furnace",
@@ -311,7 +327,15 @@ _TYPES: tuple[EntityType, ...] = (
                 default_status=("GENERATOR_STATUS_1",),
             ),
         ),
-        {"run_time_h": "h", "load": "%", "start_battery_voltage": "V", "rpm": "rpm"},
+        {
+            "run_time_h": "h",
+            "load": "%",
+            "start_battery_voltage": "V",
+            "rpm": "rpm",
+            "coolant_temperature": "°C",
+            "oil_pressure_kpa": "kPa",
+            "fuel_rate_l_h": "L/h",
+        },
     ),
     EntityType(
         "inverter",
@@ -365,6 +389,7 @@ _TYPES: tuple[EntityType, ...] = (
             ),
         ),
         {"voltage": "V", "current": "A", "frequency": "Hz"},
+        unitless={"source": "the number of the source in use; its spec name is source_name"},
     ),
     EntityType(
         "solar_controller",
@@ -549,6 +574,7 @@ def describe_types() -> list[dict[str, object]]:
                 ],
                 "commands": list(commands.values()),
                 "units": dict(t.units),
+                "unitless": dict(t.unitless),
             }
         )
     return out

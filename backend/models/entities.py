@@ -244,3 +244,8 @@ class EntityMetadataResponse(BaseModel):
     hold_timeout_ms: int | None = Field(
         None, description="Motion commands must be repeated within this many ms (hold-to-run)."
     )
+    units_system: Literal["metric", "us"] = Field(
+        "metric",
+        description="The dashboard's default display units (COACHIQ_UNITS__SYSTEM); every value "
+        "of this API stays in the SI unit its type's `units` names.",
+    )

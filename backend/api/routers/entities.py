@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from backend.api.errors import problem
 from backend.core.dependencies import (
+    get_config_service,
     get_entity_manager,
     get_entity_service,
     get_principal,
@@ -31,6 +32,7 @@ from backend.models.entities import (
 from backend.models.errors import error_responses
 from backend.security.principal import NotAllowedError, Principal
 from backend.security.service import SecurityService
+from backend.services.config_service import ConfigService
 from backend.services.entity_service import EntityService
 from backend.services.feature_manager import FeatureNotAvailableError
 
@@ -113,9 +115,12 @@ def _unknown_filter(name: str, value: str, allowed: list[str]) -> JSONResponse:
 
 
 @router.get("/metadata", response_model=EntityMetadataResponse, summary="Types and commands")
-async def metadata(service: EntityService = Depends(get_entity_service)) -> dict[str, Any]:
-    """Entity types, their commands with arguments and ranges, units, areas."""
-    return service.metadata()
+async def metadata(
+    service: EntityService = Depends(get_entity_service),
+    config: ConfigService = Depends(get_config_service),
+) -> dict[str, Any]:
+    """Entity types, their commands with arguments and ranges, SI units, areas; display units."""
+    return {**service.metadata(), "units_system": config.settings.units.system}
 
 
 @router.get("/unmapped", response_model=list[UnmappedEntry], summary="Unclaimed instances")

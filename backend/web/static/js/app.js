@@ -10,6 +10,7 @@ import { EntityStream } from "./live.js";
 import { SecurityView } from "./security.js";
 import { SafetyBar } from "./safety.js";
 import { Store } from "./store.js";
+import { setServerDefault, setUnitSystem, unitSystem } from "./units.js";
 import { WizardView } from "./wizard.js";
 
 const CONNECTION_TEXT = {
@@ -37,6 +38,23 @@ function setupTheme() {
   });
 }
 
+function showUnits() {
+  const button = document.getElementById("units-toggle");
+  const us = unitSystem() === "us";
+  button.textContent = us ? "°F" : "°C";
+  button.setAttribute("aria-pressed", String(us));
+  button.title = us ? "US customary units (°F, gal, psi, mph): switch to metric" : "Metric units (°C, L, kPa, km/h): switch to US";
+}
+
+function setupUnits(store) {
+  showUnits();
+  document.getElementById("units-toggle").addEventListener("click", () => {
+    setUnitSystem(unitSystem() === "us" ? "metric" : "us");
+    showUnits();
+    store.emitAll();
+  });
+}
+
 function showConnection(state) {
   const node = document.getElementById("conn");
   node.dataset.state = state;
@@ -52,6 +70,8 @@ async function loadMetadata(store) {
     if (Array.isArray(metadata.types)) {
       metadata.types = Object.fromEntries(metadata.types.map((t) => [t.type || t.name, t]));
     }
+    setServerDefault(metadata.units_system);
+    showUnits();
     store.metadata = metadata;
     store.emitAll();
   } catch {
@@ -74,6 +94,7 @@ async function main() {
   const admin = !status || status.principal?.role === "admin";
   for (const node of document.querySelectorAll(".admin-only")) node.hidden = !admin;
   const store = new Store();
+  setupUnits(store);
   const coach = new CoachView(store);
   const alerts = new AlertsView(store, { onSummary: (s) => coach.showGlance(s) });
   const can = new CanView();

@@ -1,5 +1,6 @@
 // Entity cards: live state and the controls each type of device offers.
 
+import { displayUnit, fromDisplay, toDisplay } from "./units.js";
 import { dateTimeText, el, fmt, humanize, pick } from "./util.js";
 
 const MOTOR_TYPES = new Set(["awning", "slide", "shade", "window_shade"]);
@@ -29,10 +30,20 @@ function argSpec(commands, command, argName) {
   return spec && (spec.args || []).find((a) => a.name === argName);
 }
 
-/** The unit of a state key: the entity's own, else its type's from the metadata. */
-export function unitOf(entity, key, metadata, fallback = "") {
+/** The SI unit of a state key (as the API gives it): the entity's own, else its type's. */
+export function siUnitOf(entity, key, metadata, fallback = "") {
   const units = (metadata && metadata.types && metadata.types[entity.type] && metadata.types[entity.type].units) || {};
   return (entity.units && entity.units[key]) || units[key] || fallback;
+}
+
+/** The unit a state key is shown in: its SI unit, or the US one when the browser chose US. */
+export function unitOf(entity, key, metadata, fallback = "") {
+  return displayUnit(siUnitOf(entity, key, metadata, fallback));
+}
+
+/** A state value in the unit it is shown in (converted from SI when the browser chose US). */
+export function displayValue(entity, metadata, key, value, fallback = "") {
+  return toDisplay(value, siUnitOf(entity, key, metadata, fallback)).value;
 }
 
 /** A state value as shown: a number with its unit (from the metadata), a label in words. */
@@ -40,8 +51,10 @@ export function valueText(entity, metadata, key, value, decimals) {
   if (value === null || value === undefined || value === "") return null;
   if (typeof value === "boolean") return value ? "yes" : "no";
   if (typeof value === "number") {
-    const unit = unitOf(entity, key, metadata);
-    const text = fmt(value, decimals ?? (Number.isInteger(value) ? 0 : 1));
+    const shown = toDisplay(value, siUnitOf(entity, key, metadata));
+    const unit = shown.unit;
+    const converted = shown.value !== value;
+    const text = fmt(shown.value, decimals ?? (Number.isInteger(value) && !converted ? 0 : 1));
     return unit ? `${text} ${unit}` : text;
   }
   if (key === "datetime") return dateTimeText(value);
@@ -229,7 +242,7 @@ function climate(entity, state, commands, send, disabled, metadata) {
   const output = pick(state, "output_level");
   let big;
   const ambientKey = state.ambient_temperature !== undefined && state.ambient_temperature !== null ? "ambient_temperature" : "water_temperature";
-  if (ambient !== null) big = [fmt(ambient, 1), el("span", { class: "unit" }, unitOf(entity, ambientKey, metadata, "°C"))];
+  if (ambient !== null) big = [fmt(displayValue(entity, metadata, ambientKey, ambient, "°C"), 1), el("span", { class: "unit" }, unitOf(entity, ambientKey, metadata, "°C"))];
   else if (output !== null) big = [fmt(output), el("span", { class: "unit" }, `${unitOf(entity, "output_level", metadata, "%")} output`)];
   else big = [humanize(state.mode || "—")];
   parts.push(el("div", { class: "row spread" }, el("span", { class: "big" }, big),
@@ -247,9 +260,13 @@ function climate(entity, state, commands, send, disabled, metadata) {
     for (const [argName, key, label] of SETPOINTS) {
       const spec = argSpec(commands, "set_setpoint", argName);
       if (!spec) continue;
-      parts.push(stepper(label, pick(state, key), ` ${unitOf(entity, key, metadata, "°C")}`, {
-        min: spec.minimum, max: spec.maximum, step: 0.5, testid: `${key}-${entity.entity_id}`,
-        onSet: (value) => !disabled && send({ command: "set_setpoint", [spec.name]: value }, `${label} ${value}°`),
+      // Shown and stepped in the display unit (whole °F, half °C); sent in SI (°C).
+      const si = siUnitOf(entity, key, metadata, spec.unit || "°C");
+      const unit = displayUnit(si);
+      const shown = (v) => (v === null || v === undefined ? v : toDisplay(v, si).value);
+      parts.push(stepper(label, shown(pick(state, key)), ` ${unit}`, {
+        min: shown(spec.minimum), max: shown(spec.maximum), step: unit === si ? 0.5 : 1, testid: `${key}-${entity.entity_id}`,
+        onSet: (value) => !disabled && send({ command: "set_setpoint", [spec.name]: Number(fromDisplay(value, si).toFixed(2)) }, `${label} ${fmt(value, 1)} ${unit}`),
       }));
     }
   }
