@@ -107,6 +107,7 @@ class EntityManager:
         self._status_listeners: list[StatusListener] = []
         self._removal_listeners: list[RemovalListener] = []
         self._mapping_listeners: list[MappingListener] = []
+        self._override_listeners: list[Callable[[Entity], None]] = []
         # Overrides applied so far ({entity_id: {name/area/hidden: value}}), kept over a reload.
         self._overrides: dict[str, dict[str, Any]] = {}
         self._unmapped: OrderedDict[tuple[int, int | None], dict[str, Any]] = OrderedDict()
@@ -177,6 +178,11 @@ class EntityManager:
         removal events); returns the unsubscribe function."""
         self._mapping_listeners.append(callback)
         return lambda: _remove(self._mapping_listeners, callback)
+
+    def add_override_listener(self, callback: Callable[[Entity], None]) -> Callable[[], None]:
+        """Call ``callback(entity)`` after a user renames, moves or hides an entity."""
+        self._override_listeners.append(callback)
+        return lambda: _remove(self._override_listeners, callback)
 
     def _notify(self, listeners: list[Any], event: Any) -> None:
         for callback in tuple(listeners):
@@ -472,6 +478,7 @@ class EntityManager:
         }
         self._overrides.setdefault(entity_id, {}).update(fields)
         self._override(entity, **fields)
+        self._notify(self._override_listeners, entity)
         return entity
 
     def _override(

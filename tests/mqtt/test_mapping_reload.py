@@ -37,3 +37,29 @@ async def test_entity_removed_by_a_reload_leaves_discovery(broker, prefix, tmp_p
         )
         assert bridge.stats["announcements"] > announced
         await watch.wait_for(f"{prefix}/testcoach/light.porch/state", lambda v: v == "")
+
+
+async def test_renamed_entity_is_announced_again_with_its_new_name_and_area(broker, prefix):
+    host, port = broker
+    ha = f"{prefix}-ha"
+    async with (
+        watching(host, port, f"{ha}/device/+/config") as watch,
+        coach_app(port, prefix) as (http, _),
+    ):
+        await wait_until(
+            lambda: isinstance(configs(watch, ha).get("testcoach_light_porch"), dict),
+            what="porch announced",
+        )
+        answer = await http.patch(
+            "/api/entities/light.porch", json={"name": "Front door light", "area": "galley"}
+        )
+        assert answer.status_code == 200, answer.text
+        area_name = answer.json()["area_name"]
+
+        def renamed() -> bool:
+            config = configs(watch, ha).get("testcoach_light_porch")
+            return isinstance(config, dict) and config["dev"]["name"] == "Front door light"
+
+        await wait_until(renamed, what="porch announced with its new name")
+        device = configs(watch, ha)["testcoach_light_porch"]["dev"]  # type: ignore[index]
+        assert device["sa"] == area_name

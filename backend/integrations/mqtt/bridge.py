@@ -178,6 +178,7 @@ class MQTTBridge:
         self._unsubscribe.append(self.manager.add_change_listener(self._on_change))
         self._unsubscribe.append(self.service.add_command_listener(self._on_result))
         self._unsubscribe.append(self.manager.add_mapping_listener(self._on_mapping))
+        self._unsubscribe.append(self.manager.add_override_listener(self._on_override))
         self._task = asyncio.create_task(self._supervise(), name="mqtt-supervisor")
 
     async def stop(self) -> None:
@@ -380,6 +381,11 @@ class MQTTBridge:
         """The mapping was reloaded in place: announce again (removes what it dropped)."""
         logger.info("Coach mapping changed (+%d -%d): announcing again", len(change.added),
                     len(change.removed))  # fmt: skip
+        self._announce.set()
+
+    def _on_override(self, entity: Any) -> None:
+        """A user renamed, moved or hid an entity: announce again (its device name and area)."""
+        logger.info("%s renamed or moved: announcing again", entity.entity_id)
         self._announce.set()
 
     def _on_result(self, result: Any) -> None:
