@@ -22,6 +22,7 @@ FEATURE_ROUTERS: tuple[str, ...] = (
     "backend.api.routers.persistence:router",
     "backend.websocket.routes:router",
     "backend.api.routers.dashboard:router",
+    "backend.api.routers.diagnostics:router",
     "backend.api.routers.metrics:router",
 )
 

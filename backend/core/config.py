@@ -418,6 +418,9 @@ class DashboardSettings(_Section):
     fault_expiry_seconds: float = Field(
         default=15.0, gt=0, description="A DM_RV fault not repeated for this long is cleared."
     )
+    max_faults: int = Field(
+        default=256, ge=1, le=10000, description="Active DM_RV faults kept; more are dropped."
+    )
     activity_size: int = Field(
         default=200, ge=1, le=10000, description="Entries kept in the activity feed."
     )

@@ -125,3 +125,45 @@ class BulkResponse(BaseModel):
 
     action: str
     results: list[BulkResult]
+
+
+class FaultEntity(BaseModel):
+    """An entity whose device has the fault's source address."""
+
+    entity_id: str
+    name: str | None = None
+
+
+class DiagnosticFault(BaseModel):
+    """One active DM_RV fault (RV-C 3.2.5), see docs/diagnostics.md."""
+
+    fault_id: str = Field(description="source:dsa:spn_raw:fmi, stable while the fault lasts.")
+    source: int = Field(description="Source address of the reporting device.")
+    dsa: int | None = Field(description="Default source address: the device type (table 7.2).")
+    dsa_extension: int | None = None
+    spn: int = Field(description="SPN after the single/multi-instance rule (3.2.5.5).")
+    spn_raw: int = Field(description="The 19-bit SPN field as sent.")
+    spn_encoding: Literal["single_instance", "multi_instance"]
+    instance: int | None = Field(description="Instance from the ISB (multi-instance devices).")
+    spn_name: str | None = Field(description="Standard (table 7.3) or device-specific name.")
+    device_type: str | None = Field(description="Device type, when its SPN table is known.")
+    fmi: int
+    fmi_meaning: str = Field(description="Table 3.2.5.8.")
+    occurrence_count: int | None
+    red_lamp: bool
+    yellow_lamp: bool
+    severity: Literal["warning", "critical"]
+    first_seen: float = Field(description="Seconds since the epoch.")
+    last_seen: float = Field(description="Seconds since the epoch.")
+    entities: list[FaultEntity]
+
+
+class DiagnosticsResponse(BaseModel):
+    """The active faults of every device on the bus."""
+
+    generated_at: float
+    faults: list[DiagnosticFault]
+    count: int
+    max_faults: int = Field(description="At most this many faults are kept.")
+    dropped: int = Field(description="New faults not kept because the table was full.")
+    expiry_seconds: float = Field(description="A fault not repeated for this long clears.")

@@ -227,40 +227,19 @@ def _battery_alerts(
     return []
 
 
-def _lamp_on(value: Any) -> bool:
-    return value in ("on", 1, True)
-
-
-def dm_rv_fault(signals: dict[str, Any]) -> bool:
-    """True when a DM_RV message reports an active fault (its red or yellow lamp is on)."""
-    return _lamp_on(signals.get("red_lamp_status")) or _lamp_on(signals.get("yellow_lamp_status"))
-
-
-def fault_alert(source: int, signals: dict[str, Any]) -> Alert:
-    """The alert for an active DM_RV fault from ``source``."""
-    red = _lamp_on(signals.get("red_lamp_status"))
-    spn = _spn(signals)
-    fmi = signals.get("fmi")
-    if spn is None:
-        detail = ""
-    elif isinstance(fmi, str):  # the decoder names the failure mode (spec table 3.2.5)
-        detail = f" (SPN {spn}: {fmi.replace('_', ' ')})"
-    else:
-        detail = f" (SPN {spn}, FMI {fmi})"
+def fault_alert(fault: dict[str, Any]) -> Alert:
+    """The alert for one active DM_RV fault (a record of ``DashboardService.diagnostics``)."""
+    names = ", ".join(str(e.get("name") or e.get("entity_id")) for e in fault.get("entities", []))
+    where = f"Device at address {fault['source']}" + (f" ({names})" if names else "")
+    spn = f"SPN {fault['spn']}" + (f" {fault['spn_name']}" if fault.get("spn_name") else "")
+    if fault.get("instance") is not None:
+        spn += f" (instance {fault['instance']})"
     return Alert(
-        f"fault:{source}",
+        f"fault:{fault['fault_id']}",
         "fault",
-        "critical" if red else "warning",
-        f"Device at address {source} reports a fault{detail}",
+        fault["severity"],
+        f"{where} reports a fault: {spn}, FMI {fault['fmi']} {fault['fmi_meaning']}",
     )
-
-
-def _spn(signals: dict[str, Any]) -> int | None:
-    parts = [signals.get("spn_msb"), signals.get("spn_isb"), signals.get("spn_lsb")]
-    if not all(isinstance(p, int) for p in parts):
-        return None
-    msb, isb, lsb = (int(p) for p in parts)  # pyright: ignore[reportArgumentType]
-    return (msb << 11) | (isb << 3) | lsb
 
 
 def inactive_interface_alert(interface: str, idle_seconds: float | None) -> Alert:

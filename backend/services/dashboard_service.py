@@ -23,13 +23,14 @@ from backend.integrations.can.tasks import cancel_and_wait
 from backend.services.dashboard_alerts import (
     MOTOR_TYPES,
     Alert,
-    dm_rv_fault,
     entity_alerts,
     entity_dict,
     fault_alert,
     inactive_interface_alert,
 )
+from backend.services.diagnostics import Fault, FaultTable
 from backend.services.feature_base import Feature, FeatureHealth, HealthStatus
+from backend.services.feature_manager import FeatureNotAvailableError
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ SWITCHABLE_TYPES: frozenset[str] = frozenset(
     {"light", "dc_load", "ac_load", "water_pump", "switch"}
 )
 MAX_BULK_TARGETS = 200
-MAX_FAULT_SOURCES = 256
 
 
 class DashboardError(Exception):
@@ -97,7 +97,8 @@ class DashboardService:
             name: None for name in interfaces if not name.startswith("replay:")
         }
         self._rx_counts: Counter[str] = Counter()
-        self._faults: dict[int, tuple[float, dict[str, Any]]] = {}
+        self.faults = FaultTable(settings.max_faults, settings.fault_expiry_seconds)
+        self._fault_listeners: list[Callable[[dict[str, Any]], Any]] = []
         self._unsubscribers: list[Callable[[], Any]] = []
         self._task: asyncio.Task[None] | None = None
         self.dropped_listener_errors = 0
@@ -231,11 +232,60 @@ class DashboardService:
             return
         signals = getattr(decoded, "signals", None) or {}
         source = int(getattr(decoded, "source", getattr(event, "arbitration_id", 0) & 0xFF))
-        if dm_rv_fault(signals):
-            if source in self._faults or len(self._faults) < MAX_FAULT_SOURCES:
-                self._faults[source] = (self._monotonic(), dict(signals))
-        else:
-            self._faults.pop(source, None)
+        raised, cleared = self.faults.observe(source, signals, self._clock(), self._monotonic())
+        self._fault_changes(raised, cleared)
+
+    # --- diagnostics -------------------------------------------------------------------------
+
+    def add_fault_listener(self, callback: Callable[[dict[str, Any]], Any]) -> Callable[[], None]:
+        """Call ``callback(message)`` when a DM_RV fault is raised or cleared."""
+        self._fault_listeners.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._fault_listeners:
+                self._fault_listeners.remove(callback)
+
+        return unsubscribe
+
+    def _fault_changes(self, raised: list[Fault], cleared: list[Fault]) -> None:
+        for fault, active in [(f, True) for f in raised] + [(f, False) for f in cleared]:
+            record = self._fault_record(fault)
+            if active:
+                self._raise(fault_alert(record))
+            else:
+                self._clear(f"fault:{record['fault_id']}")
+            message = {"type": "diagnostic_fault", "active": active, "fault": record}
+            for listener in list(self._fault_listeners):
+                try:
+                    listener(message)
+                except Exception:  # a subscriber's bug must not stop the others
+                    self.dropped_listener_errors += 1
+                    logger.exception("Fault listener failed")
+
+    def _fault_record(self, fault: Fault, entities: list[dict[str, Any]] | None = None) -> dict:
+        record = fault.as_dict()
+        if entities is None:
+            entities = self._all_entities()
+        record["entities"] = [
+            {"entity_id": e.get("entity_id"), "name": e.get("name")}
+            for e in entities
+            if (e.get("device") or {}).get("source_address", e.get("source_address"))
+            == fault.source
+        ]
+        return record
+
+    def diagnostics(self) -> dict[str, Any]:
+        """The active faults of every device (with the entities at their source address)."""
+        entities = self._all_entities()
+        faults = [self._fault_record(f, entities) for f in self.faults.faults()]
+        return {
+            "generated_at": self._clock(),
+            "faults": faults,
+            "count": len(faults),
+            "max_faults": self.faults.max_faults,
+            "dropped": self.faults.dropped,
+            "expiry_seconds": self.faults.expiry_seconds,
+        }
 
     # --- alerts ------------------------------------------------------------------------------
 
@@ -319,15 +369,7 @@ class DashboardService:
                 self._raise(inactive_interface_alert(interface, idle))
             else:
                 self._clear(f"can_inactive:{interface}")
-        expiry = self.settings.fault_expiry_seconds
-        for source, (seen_at, _signals) in list(self._faults.items()):
-            if now - seen_at > expiry:
-                del self._faults[source]
-        for source, (_seen_at, signals) in self._faults.items():
-            self._raise(fault_alert(source, signals))
-        for alert_id, alert in list(self._alerts.items()):
-            if alert.kind == "fault" and int(alert_id.split(":", 1)[1]) not in self._faults:
-                self._clear(alert_id)
+        self._fault_changes([], self.faults.expire(now))
 
     def _all_entities(self) -> list[dict[str, Any]]:
         get_all = getattr(self._entities, "get_all_entities", None)
@@ -553,6 +595,13 @@ class DashboardFeature(Feature):
             interfaces=_physical_interfaces(can, self.settings.can.interfaces),
         )
         await self.service.start()
+        try:  # push DM_RV faults on the WebSocket when it runs (it may start before us)
+            websocket = self.context.feature_manager.get_feature("websocket")
+        except FeatureNotAvailableError:
+            return
+        on_diagnostic = getattr(getattr(websocket, "service", None), "on_diagnostic", None)
+        if on_diagnostic is not None:
+            self.service.add_fault_listener(on_diagnostic)
 
     async def stop(self) -> None:
         """Stop the service (safe twice)."""

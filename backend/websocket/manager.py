@@ -358,6 +358,18 @@ class WebSocketManager:
         for client in self._entity_clients.values():
             client.reply(text)
 
+    def add_unsubscriber(self, unsubscribe: Unsubscribe) -> None:
+        """Call ``unsubscribe`` when the manager stops (a subscription made for it elsewhere)."""
+        self._unsubscribe.append(unsubscribe)
+
+    def on_diagnostic(self, message: dict[str, Any]) -> None:
+        """A DM_RV fault raised or cleared (``diagnostic_fault``): to every client."""
+        if not self._running:
+            return
+        text = messages.encode(message)
+        for client in self._entity_clients.values():
+            client.reply(text)
+
     # --- sniffer fan-out -------------------------------------------------------------------------
 
     def _acquire_can(self) -> None:
@@ -546,6 +558,13 @@ class WebSocketFeature(Feature):
             can_service=can_service,
         )
         await self.service.start()
+        try:  # DM_RV faults come from the dashboard when it runs (it may start after us)
+            dashboard = self.context.feature_manager.get_feature("dashboard")
+        except FeatureNotAvailableError:
+            return
+        subscribe = getattr(getattr(dashboard, "service", None), "add_fault_listener", None)
+        if subscribe is not None:
+            self.service.add_unsubscriber(subscribe(self.service.on_diagnostic))
 
     async def stop(self) -> None:
         """Stop the manager (drops every client). Safe to call twice."""

@@ -162,29 +162,34 @@ async def test_entities_not_yet_reported_are_not_lost_during_start_grace() -> No
 
 async def test_dm_rv_fault_raised_cleared_and_expired(parts) -> None:
     service, _manager, _es, can, clock = parts
+    # Red lamp, DSA 64, SPN field 0/1/2 (= SPN 10, Node serial/ID number), FMI 4 (table 7.3).
     fault = {
         "red_lamp_status": "on",
         "yellow_lamp_status": "off",
-        "spn_msb": 0,
-        "spn_isb": 1,
-        "spn_lsb": 2,
-        "fmi": 4,
+        "dsa": 64,
+        "dtcs": [{"spn": 10, "fmi": 4, "occurrence_count": 2, "dsa_extension": None}],
     }
     can.emit(frame("can0", DM_RV, 64, fault))
     service.reconcile()
     alerts = service.summary()["alerts"]
-    assert alerts[0]["alert_id"] == "fault:64"
+    assert alerts[0]["alert_id"] == "fault:64:64:10:4"
     assert alerts[0]["severity"] == "critical"
-    assert alerts[0]["message"] == "Device at address 64 reports a fault (SPN 10, FMI 4)"
-    can.emit(frame("can0", DM_RV, 64, {"red_lamp_status": "off", "yellow_lamp_status": "off"}))
+    assert alerts[0]["message"] == (
+        "Device at address 64 reports a fault: SPN 10 Node serial/ID number, FMI 4 "
+        "Short circuit to low voltage (or complete sensor input failure)"
+    )
+    off = {"red_lamp_status": "off", "yellow_lamp_status": "off", "dsa": 64, "dtcs": []}
+    can.emit(frame("can0", DM_RV, 64, off))
     service.reconcile()
-    assert "fault:64" not in alert_ids(service)
-    can.emit(frame("can0", DM_RV, 65, {"yellow_lamp_status": "on"}))
+    assert alert_ids(service) & {"fault:64:64:10:4"} == set()
+    yellow = {"yellow_lamp_status": "on", "dsa": 65, "dtcs": [{"spn": 300, "fmi": 1}]}
+    can.emit(frame("can0", DM_RV, 65, yellow))
     service.reconcile()
-    assert "fault:65" in alert_ids(service)
+    assert "fault:65:65:300:1" in alert_ids(service)
     clock.now += 16  # not repeated within fault_expiry_seconds (15 s)
     service.reconcile()
-    assert "fault:65" not in alert_ids(service)
+    assert "fault:65:65:300:1" not in alert_ids(service)
+    assert service.diagnostics()["faults"] == []
 
 
 async def test_interface_with_no_can_activity(parts) -> None:

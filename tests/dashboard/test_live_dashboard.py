@@ -46,6 +46,7 @@ def dm_rv(source: int, *, red: bool) -> can.Message:
     """DM_RV from ``source``: red lamp on (an active fault, SPN 17, FMI 3) or everything off."""
     signals = {
         "operating_status": 1,
+        "dsa": 0,
         "yellow_lamp_status": 0,
         "red_lamp_status": 1 if red else 0,
         "spn_msb": 0,
@@ -130,10 +131,11 @@ async def test_black_tank_above_80_and_a_dm_rv_fault_raise_and_clear_alerts() ->
         peer.send(dm_rv(0x50, red=True))
         summary = await until(http, "/api/dashboard/summary", lambda s: alerts(s, "fault"))
         (fault,) = alerts(summary, "fault")
-        assert fault["alert_id"] == "fault:80"
+        assert fault["alert_id"] == "fault:80:0:17:3"
         assert fault["severity"] == "critical"
         assert fault["message"] == (
-            "Device at address 80 reports a fault (SPN 17: short circuit to high voltage)"
+            "Device at address 80 reports a fault: SPN 17, FMI 3 "
+            "Short circuit to high voltage (or complete sensor input failure)"
         )
         # The same device reports its lamps off: the fault is gone.
         peer.send(dm_rv(0x50, red=False))
@@ -144,8 +146,8 @@ async def test_black_tank_above_80_and_a_dm_rv_fault_raise_and_clear_alerts() ->
         assert seen == [
             ("alert_raised", f"tank_high:{BLACK_TANK}"),
             ("alert_cleared", f"tank_high:{BLACK_TANK}"),
-            ("alert_raised", "fault:80"),
-            ("alert_cleared", "fault:80"),
+            ("alert_raised", "fault:80:0:17:3"),
+            ("alert_cleared", "fault:80:0:17:3"),
         ]
 
 
