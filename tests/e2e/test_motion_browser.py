@@ -40,10 +40,18 @@ def test_holding_extend_renews_over_the_websocket_and_stop_all_shows(open_page, 
     wait_parked(server)
     page = open_page(LAPTOP)
     expect()(page.locator("#conn")).to_have_attribute("data-state", "live")
+    from playwright.sync_api import Error as PlaywrightError
+
     button = page.get_by_test_id(f"extend-{SLIDE}")
-    button.scroll_into_view_if_needed()
     expect()(page.get_by_test_id("stop-all")).to_be_hidden()
-    box = button.bounding_box()
+    box = None
+    for _ in range(20):  # live updates redraw the card: retry if the button was just replaced
+        try:
+            button.scroll_into_view_if_needed(timeout=2000)
+            box = button.bounding_box(timeout=2000)
+            break
+        except PlaywrightError:
+            page.wait_for_timeout(100)
     assert box is not None
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.down()

@@ -55,6 +55,10 @@ def test_switching_to_us_units_converts_and_sends_si(open_page, server) -> None:
     while reported(server, ZONE, "setpoint_heat")["state"]["setpoint_heat"] != pytest.approx(20):
         assert time.monotonic() < deadline, entity(server, ZONE)
         time.sleep(0.1)
+    # The REST command must be finished, or the page's click supersedes it (a failed result).
+    while entity(server, ZONE)["pending_command"] is not None:
+        assert time.monotonic() < deadline, entity(server, ZONE)
+        time.sleep(0.1)
     volume = reported(server, TANK, "volume_l")["state"]["volume_l"]
 
     page = open_page(LAPTOP)
