@@ -380,6 +380,11 @@ class PersistenceSettings(_Section):
     history_flush_interval: float = Field(
         default=0.5, gt=0, le=60, description="Seconds between history writes."
     )
+    fault_queue_size: int = Field(
+        default=1000,
+        ge=10,
+        description="DM_RV fault changes queued for the fault history (oldest dropped).",
+    )
 
 
 class DatabaseSettings(_Section):

@@ -167,3 +167,44 @@ class DiagnosticsResponse(BaseModel):
     max_faults: int = Field(description="At most this many faults are kept.")
     dropped: int = Field(description="New faults not kept because the table was full.")
     expiry_seconds: float = Field(description="A fault not repeated for this long clears.")
+
+
+class FaultHistoryEntry(BaseModel):
+    """One life of one DM_RV fault, from when it became active until it cleared."""
+
+    fault_id: str = Field(description="source:dsa:spn_raw:fmi, as in GET /api/diagnostics.")
+    source: int = Field(description="Source address of the reporting device.")
+    dsa: int | None = Field(description="Default source address: the device type (table 7.2).")
+    dsa_extension: int | None = None
+    spn: int = Field(description="SPN after the single/multi-instance rule (3.2.5.5).")
+    spn_raw: int = Field(description="The 19-bit SPN field as sent.")
+    spn_encoding: Literal["single_instance", "multi_instance"]
+    instance: int | None = Field(description="Instance from the ISB (multi-instance devices).")
+    spn_name: str | None = Field(description="Standard (table 7.3) or device-specific name.")
+    device_type: str | None = Field(description="Device type, when its SPN table is known.")
+    fmi: int
+    fmi_meaning: str = Field(description="Table 3.2.5.8.")
+    occurrence_count: int | None = Field(description="The last count the device reported.")
+    red_lamp: bool
+    yellow_lamp: bool
+    severity: Literal["warning", "critical"]
+    entity_ids: list[str] = Field(description="Entities at the fault's source address then.")
+    first_seen: float = Field(description="When it became active (seconds since the epoch).")
+    last_seen: float = Field(description="When the device last reported it.")
+    active: bool = Field(description="True while it has not cleared.")
+    cleared_at: float | None = Field(description="When it cleared; null while active.")
+    cleared_reason: Literal["cleared", "server_stopped"] | None = Field(
+        description="`cleared`: the device stopped reporting it; `server_stopped`: CoachIQ "
+        "stopped while it was active (`cleared_at` is then its last-seen time)."
+    )
+
+
+class FaultHistoryResponse(BaseModel):
+    """Stored fault lives, newest first (by first seen)."""
+
+    faults: list[FaultHistoryEntry]
+    count: int
+    since: float | None
+    until: float | None
+    limit: int
+    retention_days: int = Field(description="Faults that cleared longer ago are pruned.")

@@ -24,6 +24,22 @@ class HistoryWriterStatus(BaseModel):
     last_write_at: float | None = Field(default=None, description="Seconds since the epoch.")
 
 
+class FaultWriterStatus(BaseModel):
+    """Counters of the fault history writer (DM_RV faults becoming active and clearing)."""
+
+    running: bool
+    queued: int = Field(..., description="Fault changes waiting to be written.")
+    queue_size: int | None = Field(default=None, description="Bound of the queue (oldest dropped).")
+    received: int
+    written: int
+    dropped: int = Field(..., description="Fault changes dropped because the queue was full.")
+    failed_writes: int
+    closed_at_start: int = Field(
+        0, description="Faults left active by a server that did not stop cleanly, closed on start."
+    )
+    last_error: str = ""
+
+
 class PersistenceStatus(BaseModel):
     """Whether persistence runs, on what database, and how the history writer keeps up."""
 
@@ -46,6 +62,7 @@ class PersistenceStatus(BaseModel):
     backup_count: int = 0
     last_backup: str | None = None
     writer: HistoryWriterStatus | None = None
+    fault_writer: FaultWriterStatus | None = None
 
 
 class BackupInfo(BaseModel):

@@ -273,6 +273,13 @@ class ServiceCollector(Collector):
         failed.add_metric([], stats["failed_writes"])
         yield from (written, dropped, failed)
         queues.add("history", stats["queued"], stats["queue_size"])
+        faults = persistence.fault_writer.stats()
+        faults_dropped = _counter(
+            "fault_history_dropped", "DM_RV fault changes dropped (queue full or failed)."
+        )
+        faults_dropped.add_metric([], faults["dropped"])
+        yield faults_dropped
+        queues.add("fault_history", faults["queued"], faults["queue_size"])
         data_dir = persistence.data_dir
         if data_dir is not None:
             size = _gauge("data_dir_bytes", "Bytes of the files in the data directory.")

@@ -94,6 +94,7 @@ ROUTE_ROLES: Final[dict[str, str]] = {
     "GET /api/dashboard/summary": Role.VIEWER,
     "GET /api/dashboard/activity": Role.VIEWER,
     "GET /api/diagnostics": Role.VIEWER,
+    "GET /api/diagnostics/history": Role.VIEWER,
     "POST /api/dashboard/bulk": Role.OPERATOR,
     # persistence
     "GET /api/persistence/status": Role.VIEWER,

@@ -595,8 +595,15 @@ class DashboardFeature(Feature):
             interfaces=_physical_interfaces(can, self.settings.can.interfaces),
         )
         await self.service.start()
+        manager = self.context.feature_manager
+        try:  # record DM_RV faults in the history when persistence runs (it starts before us)
+            persistence = getattr(manager.get_feature("persistence"), "service", None)
+        except FeatureNotAvailableError:
+            persistence = None
+        if persistence is not None:
+            persistence.attach_diagnostics(self.service)
         try:  # push DM_RV faults on the WebSocket when it runs (it may start before us)
-            websocket = self.context.feature_manager.get_feature("websocket")
+            websocket = manager.get_feature("websocket")
         except FeatureNotAvailableError:
             return
         on_diagnostic = getattr(getattr(websocket, "service", None), "on_diagnostic", None)

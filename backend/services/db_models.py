@@ -91,3 +91,26 @@ class UserSettingRow(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class FaultHistoryRow(Base):
+    """One life of one DM_RV fault (RV-C 3.2.5): from first seen until it cleared."""
+
+    __tablename__ = "fault_history"
+    __table_args__ = (Index("ix_fault_history_fault_id_first_seen", "fault_id", "first_seen"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    fault_id: Mapped[str] = mapped_column(String(100), nullable=False)
+    source: Mapped[int] = mapped_column(Integer, nullable=False)
+    dsa: Mapped[int | None] = mapped_column(Integer)
+    dsa_extension: Mapped[int | None] = mapped_column(Integer)
+    spn_raw: Mapped[int] = mapped_column(Integer, nullable=False)
+    fmi: Mapped[int] = mapped_column(Integer, nullable=False)
+    occurrence_count: Mapped[int | None] = mapped_column(Integer)
+    red_lamp: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    yellow_lamp: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    entities: Mapped[list[Any]] = mapped_column(JSON, nullable=False)
+    first_seen: Mapped[float] = mapped_column(Float, nullable=False, index=True)
+    last_seen: Mapped[float] = mapped_column(Float, nullable=False)
+    cleared_at: Mapped[float | None] = mapped_column(Float, index=True)
+    cleared_reason: Mapped[str | None] = mapped_column(String(30))

@@ -31,11 +31,15 @@ from backend.services.database_manager import (
     resolve_data_dir,
 )
 from backend.services.entity_bridge import EntityBridge
+from backend.services.fault_history import FaultHistoryWriter
 from backend.services.feature_base import Feature, FeatureContext, FeatureHealth, HealthStatus
+from backend.services.feature_manager import FeatureNotAvailableError
 from backend.services.history_writer import HistoryWriter
 from backend.services.repositories import (
     AuditEntry,
     AuditRepository,
+    FaultHistoryRepository,
+    FaultLife,
     HistoryEntry,
     HistoryRepository,
     Override,
@@ -70,6 +74,13 @@ class PersistenceService:
             batch_size=persistence.history_batch_size,
             flush_interval=persistence.history_flush_interval,
         )
+        self.fault_writer = FaultHistoryWriter(
+            database,
+            queue_size=persistence.fault_queue_size,
+            flush_interval=persistence.history_flush_interval,
+        )
+        self._diagnostics: Any = None
+        self._unsubscribe_faults: Any = None
         self.retention_days = persistence.history_retention_days
         self.backup_retention = persistence.backup_retention
         self.last_prune_at: float | None = None
@@ -84,15 +95,37 @@ class PersistenceService:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start the history writer and the daily retention task."""
+    async def start(self) -> None:
+        """Start the history and fault writers and the daily retention task."""
         self.writer.start()
+        await self.fault_writer.start()
         if not self._tasks:
             task = asyncio.create_task(self._retention_loop(), name="persistence-retention")
             self._tasks.add(task)
 
+    def attach_diagnostics(self, dashboard: Any) -> None:
+        """Record the DM_RV faults of the dashboard service (``add_fault_listener``) from now on.
+
+        The dashboard is kept to close the lives of the faults still active when the server stops.
+        """
+        if self._diagnostics is dashboard:
+            return
+        self.detach_diagnostics()
+        self._diagnostics = dashboard
+        self._unsubscribe_faults = dashboard.add_fault_listener(self.fault_writer.on_diagnostic)
+
+    def detach_diagnostics(self) -> None:
+        """Stop listening; the faults still active are closed as ``server_stopped``."""
+        dashboard, self._diagnostics = self._diagnostics, None
+        unsubscribe, self._unsubscribe_faults = self._unsubscribe_faults, None
+        if unsubscribe is not None:
+            unsubscribe()
+        if dashboard is not None:
+            self.fault_writer.on_server_stop(dashboard.diagnostics()["faults"])
+
     async def stop(self) -> None:
-        """Cancel and await the retention task, then stop the writer (which flushes)."""
+        """Cancel and await the retention task, then stop the writers (which flush)."""
+        self.detach_diagnostics()
         tasks, self._tasks = self._tasks, set()
         for task in tasks:
             task.cancel()
@@ -104,6 +137,7 @@ class PersistenceService:
                 if current is not None and current.cancelling():
                     raise
         await self.writer.stop()
+        await self.fault_writer.stop()
 
     async def _retention_loop(self) -> None:
         while True:
@@ -116,10 +150,11 @@ class PersistenceService:
             await asyncio.sleep(PRUNE_INTERVAL)
 
     async def prune_history(self, now: float | None = None) -> int:
-        """Delete history older than the retention; return how many rows went."""
+        """Delete history (and faults that cleared) older than the retention; return how many."""
         cutoff = (now or time.time()) - self.retention_days * 86400
         async with self.database.get_session() as session:
             removed = await HistoryRepository(session).prune(cutoff)
+            removed += await FaultHistoryRepository(session).prune(cutoff)
         self.last_prune_at = time.time()
         self.last_pruned = removed
         if removed:
@@ -168,6 +203,25 @@ class PersistenceService:
         async with self.database.get_session() as session:
             return await HistoryRepository(session).for_entity(
                 entity_id, since=since, until=until, limit=limit
+            )
+
+    async def fault_history(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        source: int | None = None,
+        active: bool | None = None,
+        limit: int = 100,
+    ) -> list[FaultLife]:
+        """Stored fault lives overlapping the window, newest first (queued ones written first)."""
+        try:
+            await self.fault_writer.flush()
+        except Exception as exc:
+            logger.debug("Flush before read failed: %s", exc)
+        async with self.database.get_session() as session:
+            return await FaultHistoryRepository(session).query(
+                since=since, until=until, source=source, active=active, limit=limit
             )
 
     async def _flush_quietly(self) -> None:
@@ -239,6 +293,7 @@ class PersistenceService:
             "backup_count": len(backups),
             "last_backup": backups[0].name if backups else None,
             "writer": self.writer.stats(),
+            "fault_writer": self.fault_writer.stats(),
         }
 
 
@@ -270,8 +325,19 @@ class PersistenceFeature(Feature):
         if entities is not None:
             self._bridge = EntityBridge(service, entities)
             await self._bridge.attach()
-        service.start()
+        await service.start()
+        self._attach_dashboard(service)
         logger.info("Persistence on %s", database.redacted_url)
+
+    def _attach_dashboard(self, service: PersistenceService) -> None:
+        """Record DM_RV faults when the dashboard runs (else it attaches us when it starts)."""
+        try:
+            dashboard = self.context.feature_manager.get_feature("dashboard")
+        except FeatureNotAvailableError:
+            return
+        dashboard_service = getattr(dashboard, "service", None)
+        if dashboard_service is not None:
+            service.attach_diagnostics(dashboard_service)
 
     def _entities_feature(self) -> Any:
         try:

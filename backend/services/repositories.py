@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +21,7 @@ from backend.services.db_models import (
     EntityHistoryRow,
     EntityOverrideRow,
     EntityStateRow,
+    FaultHistoryRow,
     UserSettingRow,
 )
 
@@ -78,6 +79,31 @@ class AuditEntry:
     client: str | None = None
     user: str | None = None
     completed_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FaultLife:
+    """One life of one DM_RV fault: what the device reported, from first seen to cleared.
+
+    ``cleared_at`` is None while the fault is active; ``cleared_reason`` is ``cleared`` (the
+    device stopped reporting it) or ``server_stopped`` (CoachIQ stopped while it was active;
+    ``cleared_at`` is then the last time it was seen).
+    """
+
+    fault_id: str
+    source: int
+    dsa: int | None
+    spn_raw: int
+    fmi: int
+    first_seen: float
+    last_seen: float
+    dsa_extension: int | None = None
+    occurrence_count: int | None = None
+    red_lamp: bool = False
+    yellow_lamp: bool = False
+    entities: tuple[str, ...] = ()
+    cleared_at: float | None = None
+    cleared_reason: str | None = None
 
 
 def _upsert(session: AsyncSession, table: Any, key: str, columns: Sequence[str]) -> Any:
@@ -327,3 +353,118 @@ class SettingsRepository:
         """Every stored setting."""
         result = await self.session.execute(select(UserSettingRow).order_by(UserSettingRow.key))
         return {row.key: row.value for row in result.scalars()}
+
+
+_FAULT_UPDATED = ("occurrence_count", "red_lamp", "yellow_lamp", "last_seen", "dsa_extension")
+
+
+def _fault_values(life: FaultLife) -> dict[str, Any]:
+    return {
+        "fault_id": life.fault_id,
+        "source": life.source,
+        "dsa": life.dsa,
+        "dsa_extension": life.dsa_extension,
+        "spn_raw": life.spn_raw,
+        "fmi": life.fmi,
+        "occurrence_count": life.occurrence_count,
+        "red_lamp": life.red_lamp,
+        "yellow_lamp": life.yellow_lamp,
+        "entities": list(life.entities),
+        "first_seen": life.first_seen,
+        "last_seen": life.last_seen,
+        "cleared_at": life.cleared_at,
+        "cleared_reason": life.cleared_reason,
+    }
+
+
+def _fault_life(row: FaultHistoryRow) -> FaultLife:
+    return FaultLife(
+        fault_id=row.fault_id,
+        source=row.source,
+        dsa=row.dsa,
+        spn_raw=row.spn_raw,
+        fmi=row.fmi,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        dsa_extension=row.dsa_extension,
+        occurrence_count=row.occurrence_count,
+        red_lamp=row.red_lamp,
+        yellow_lamp=row.yellow_lamp,
+        entities=tuple(str(e) for e in row.entities or ()),
+        cleared_at=row.cleared_at,
+        cleared_reason=row.cleared_reason,
+    )
+
+
+class FaultHistoryRepository:
+    """DM_RV fault lives: one row per fault from first seen until it cleared."""
+
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def record(self, life: FaultLife) -> None:
+        """Store what is known of a life: update its row (same fault and first seen) or add it.
+
+        A row already closed is left as it is (a late, queued change does not reopen it).
+        """
+        table = FaultHistoryRow
+        values = {name: getattr(life, name) for name in _FAULT_UPDATED}
+        if life.cleared_at is not None:
+            values |= {"cleared_at": life.cleared_at, "cleared_reason": life.cleared_reason}
+        result: Any = await self.session.execute(
+            update(table)
+            .where(table.fault_id == life.fault_id, table.first_seen == life.first_seen)
+            .where(table.cleared_at.is_(None))
+            .values(**values)
+        )
+        if result.rowcount:
+            return
+        exists = await self.session.execute(
+            select(table.id).where(
+                table.fault_id == life.fault_id, table.first_seen == life.first_seen
+            )
+        )
+        if exists.first() is None:
+            await self.session.execute(insert(table), _fault_values(life))
+
+    async def close_open(self, reason: str = "server_stopped") -> int:
+        """Close every life still open (left by a server that stopped); cleared at last seen."""
+        table = FaultHistoryRow
+        result: Any = await self.session.execute(
+            update(table)
+            .where(table.cleared_at.is_(None))
+            .values(cleared_at=table.last_seen, cleared_reason=reason)
+        )
+        return int(result.rowcount or 0)
+
+    async def query(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        source: int | None = None,
+        active: bool | None = None,
+        limit: int = 100,
+    ) -> list[FaultLife]:
+        """The newest ``limit`` lives (by first seen) that overlap ``[since, until]``."""
+        table = FaultHistoryRow
+        query = select(table)
+        if since is not None:
+            query = query.where(or_(table.cleared_at.is_(None), table.cleared_at >= since))
+        if until is not None:
+            query = query.where(table.first_seen <= until)
+        if source is not None:
+            query = query.where(table.source == source)
+        if active is not None:
+            query = query.where(
+                table.cleared_at.is_(None) if active else table.cleared_at.is_not(None)
+            )
+        query = query.order_by(table.first_seen.desc(), table.id.desc()).limit(limit)
+        return [_fault_life(row) for row in (await self.session.execute(query)).scalars()]
+
+    async def prune(self, before: float) -> int:
+        """Delete lives that cleared before ``before`` (an active one is kept); return how many."""
+        result: Any = await self.session.execute(
+            delete(FaultHistoryRow).where(FaultHistoryRow.cleared_at < before)
+        )
+        return int(result.rowcount or 0)

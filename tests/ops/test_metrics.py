@@ -192,6 +192,12 @@ def test_websocket_clients_and_history_writer(tmp_path: Path) -> None:
         assert value(metrics, "coachiq_data_dir_free_bytes") > 0
         capacity = value(metrics, "coachiq_queue_capacity", queue="history", interface="")
         assert capacity == settings.persistence.history_queue_size
+        capacity = value(metrics, "coachiq_queue_capacity", queue="fault_history", interface="")
+        assert capacity == settings.persistence.fault_queue_size
+        assert (
+            value(metrics, "coachiq_fault_history_dropped", "coachiq_fault_history_dropped_total")
+            == 0
+        )
         assert (
             value(metrics, "coachiq_history_rows_dropped", "coachiq_history_rows_dropped_total")
             == 0

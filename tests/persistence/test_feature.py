@@ -111,7 +111,7 @@ def test_restart_keeps_history_overrides_audit_and_last_state(
         status = client.get("/api/persistence/status").json()
         assert status["state"] == "running"
         assert status["backend"] == backend
-        assert status["schema_revision"] == status["schema_head"] == "0001"
+        assert status["schema_revision"] == status["schema_head"] == "0002"
         assert status["writer"]["received"] == 3
     assert manager.listeners == [] and manager.history_provider is None  # detached on stop
 

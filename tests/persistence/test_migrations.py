@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from backend.cli.main import app
 from backend.services.database_manager import DatabaseManager, head_revision
 
-TABLES = {"entity_state", "entity_history", "entity_override", "command_audit", "user_setting"}
+TABLES_0001 = {"entity_state", "entity_history", "entity_override", "command_audit", "user_setting"}
+TABLES = TABLES_0001 | {"fault_history"}
 
 
 async def _tables(manager: DatabaseManager) -> set[str]:
@@ -27,7 +28,7 @@ async def test_upgrade_from_empty_then_downgrade_and_again(db_url: str) -> None:
         assert await _tables(manager) == set()
 
         await manager.upgrade()
-        assert await manager.current_revision() == head_revision() == "0001"
+        assert await manager.current_revision() == head_revision() == "0002"
         assert await _tables(manager) == TABLES
 
         await manager.downgrade("base")
@@ -39,6 +40,22 @@ async def test_upgrade_from_empty_then_downgrade_and_again(db_url: str) -> None:
         assert await _tables(manager) == TABLES
     finally:
         await manager.close()
+        await manager.close()
+
+
+async def test_a_0001_database_upgrades_to_the_fault_history(db_url: str) -> None:
+    manager = DatabaseManager(db_url)
+    await manager.start()
+    try:
+        await manager.upgrade("0001")
+        assert await manager.current_revision() == "0001"
+        assert await _tables(manager) == TABLES_0001
+        await manager.upgrade()
+        assert await manager.current_revision() == "0002"
+        assert await _tables(manager) == TABLES
+        await manager.downgrade("0001")
+        assert await _tables(manager) == TABLES_0001
+    finally:
         await manager.close()
 
 
@@ -70,14 +87,14 @@ def test_cli_upgrade_current_downgrade(tmp_path: Path) -> None:
 
     result = runner.invoke(app, ["db", "current"], env=env)
     assert result.exit_code == 0, result.output
-    assert "current: none (empty database); head: 0001" in result.output
+    assert "current: none (empty database); head: 0002" in result.output
 
     result = runner.invoke(app, ["db", "upgrade"], env=env)
     assert result.exit_code == 0, result.output
-    assert "database at revision 0001" in result.output
+    assert "database at revision 0002" in result.output
 
     result = runner.invoke(app, ["db", "current"], env=env)
-    assert "current: 0001; head: 0001 (up to date)" in result.output
+    assert "current: 0002; head: 0002 (up to date)" in result.output
 
     result = runner.invoke(app, ["db", "downgrade", "base"], env=env)
     assert result.exit_code == 0, result.output

@@ -1,0 +1,201 @@
+"""FaultHistoryWriter: the life of every DM_RV fault to the database, off the receive path.
+
+The dashboard service tells its fault listeners when a fault becomes active and when it clears
+(``diagnostic_fault`` messages). ``on_diagnostic`` turns one into a :class:`FaultLife` and appends
+it to a bounded deque (the oldest is dropped and counted when the database cannot keep up); a
+named background task writes what is queued every ``flush_interval`` seconds. A raised fault is
+a new row with ``cleared_at`` null; its clearing fills in ``cleared_at`` and the last occurrence
+count, lamps and last-seen time. When the server stops with faults active, their lives are
+closed with ``cleared_reason`` ``server_stopped`` at their last-seen time (and on the next start,
+rows a crash left open are closed the same way).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from backend.services.database_manager import DatabaseManager
+from backend.services.repositories import FaultHistoryRepository, FaultLife
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF = 10.0
+CLEARED = "cleared"
+SERVER_STOPPED = "server_stopped"
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def fault_life(
+    record: dict[str, Any], *, cleared_at: float | None = None, reason: str | None = None
+) -> FaultLife:
+    """A FaultLife from a fault record of ``GET /api/diagnostics`` (or a ``diagnostic_fault``)."""
+    entities = tuple(
+        str(e.get("entity_id")) for e in record.get("entities") or () if isinstance(e, dict)
+    )
+    return FaultLife(
+        fault_id=str(record["fault_id"]),
+        source=int(record["source"]),
+        dsa=_int_or_none(record.get("dsa")),
+        spn_raw=int(record["spn_raw"]),
+        fmi=int(record["fmi"]),
+        first_seen=float(record["first_seen"]),
+        last_seen=float(record["last_seen"]),
+        dsa_extension=_int_or_none(record.get("dsa_extension")),
+        occurrence_count=_int_or_none(record.get("occurrence_count")),
+        red_lamp=bool(record.get("red_lamp")),
+        yellow_lamp=bool(record.get("yellow_lamp")),
+        entities=entities,
+        cleared_at=cleared_at,
+        cleared_reason=reason,
+    )
+
+
+class FaultHistoryWriter:
+    """Queues fault lives (bounded, drops counted) and writes them in the background."""
+
+    def __init__(
+        self,
+        database: DatabaseManager,
+        *,
+        queue_size: int = 1000,
+        flush_interval: float = 0.5,
+        clock: Callable[[], float] = time.time,
+    ):
+        self._db = database
+        self._queue: deque[FaultLife] = deque(maxlen=queue_size)
+        self._interval = flush_interval
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self.received = 0
+        self.written = 0
+        self.dropped = 0
+        self.failed_writes = 0
+        self.closed_at_start = 0
+        self.last_error = ""
+
+    # -- receive path: no awaits, no I/O -------------------------------------------------------
+
+    def on_diagnostic(self, message: dict[str, Any]) -> None:
+        """Queue a ``diagnostic_fault`` message: a fault became active or cleared."""
+        record = message.get("fault")
+        if not isinstance(record, dict):
+            return
+        if message.get("active"):
+            self._append(fault_life(record))
+        else:
+            self._append(fault_life(record, cleared_at=self._clock(), reason=CLEARED))
+
+    def on_server_stop(self, records: Iterable[dict[str, Any]]) -> None:
+        """Close the lives of the faults still active as the server stops (at their last seen)."""
+        for record in records:
+            life = fault_life(record)
+            self._append(fault_life(record, cleared_at=life.last_seen, reason=SERVER_STOPPED))
+
+    def _append(self, life: FaultLife) -> None:
+        if len(self._queue) == self._queue.maxlen:
+            self.dropped += 1
+        self._queue.append(life)
+        self.received += 1
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """True while the background task runs."""
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        """Close the lives a crash left open, then start the named background task."""
+        async with self._db.get_session() as session:
+            self.closed_at_start = await FaultHistoryRepository(session).close_open(SERVER_STOPPED)
+        if self.closed_at_start:
+            logger.info("Fault history: %d faults left open were closed", self.closed_at_start)
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="persistence-fault-writer")
+
+    async def stop(self, final_flush_timeout: float = 5.0) -> None:
+        """Cancel and await the task, then write what is still queued. Safe to call twice."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+        if self._queue:
+            try:
+                async with asyncio.timeout(final_flush_timeout):
+                    await self.flush()
+            except TimeoutError:
+                logger.warning("Fault history: %d lives not written at stop", len(self._queue))
+            except Exception as exc:
+                logger.warning("Fault history: final write failed: %s", exc)
+
+    async def _run(self) -> None:
+        delay = self._interval
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self.flush()
+                delay = self._interval
+            except Exception:
+                delay = min(max(delay * 2, self._interval), MAX_BACKOFF)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    async def flush(self) -> int:
+        """Write everything queued now, in order; return how many lives were written.
+
+        Raises:
+            Exception: the database error of a failed write (its lives are queued again).
+        """
+        async with self._lock:
+            batch = list(self._queue)
+            self._queue.clear()
+            if not batch:
+                return 0
+            try:
+                async with self._db.get_session() as session:
+                    repository = FaultHistoryRepository(session)
+                    for life in batch:
+                        await repository.record(life)
+            except BaseException as exc:
+                room = (self._queue.maxlen or 0) - len(self._queue)
+                keep = batch[len(batch) - room :] if room < len(batch) else batch
+                self.dropped += len(batch) - len(keep)
+                self._queue.extendleft(reversed(keep))
+                if not isinstance(exc, asyncio.CancelledError):
+                    self.failed_writes += 1
+                    message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                    if message != self.last_error:
+                        logger.error("Fault history: write failed, will retry: %s", message)
+                    self.last_error = message
+                raise
+            self.written += len(batch)
+            self.last_error = ""
+            return len(batch)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for the status route."""
+        return {
+            "running": self.running,
+            "queued": len(self._queue),
+            "queue_size": self._queue.maxlen,
+            "received": self.received,
+            "written": self.written,
+            "dropped": self.dropped,
+            "failed_writes": self.failed_writes,
+            "closed_at_start": self.closed_at_start,
+            "last_error": self.last_error,
+        }
