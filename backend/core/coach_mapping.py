@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import jsonschema
 import yaml
 
+from backend.core.entity_commands import CORNER_JACKS, leveling_layout
 from backend.core.entity_errors import MappingError
 from backend.core.entity_model import Binding, Entity
 from backend.core.entity_types import ENTITY_TYPES
@@ -439,9 +440,19 @@ def _compile_entity(
         if definition is not None and (definition.instance is None) != (instance is None):
             need = "needs an instance" if instance is None else "is single-instance"
             problems.add((*where, "instance"), f"{command_dgn} {need}")
+    attributes = dict(raw.get("attributes") or {})
+    capabilities = raw.get("capabilities")
+    capability_set = set(entity_type.default_capabilities if capabilities is None else capabilities)
+    if entity_type.name == "leveling":
+        jacks = list(raw.get("jacks") or CORNER_JACKS)
+        attributes["jacks"] = jacks
+        attributes["layout"] = leveling_layout(jacks)
+        if raw.get("self_run"):
+            capability_set.add("self_run")  # auto_level and store: the firmware runs them
+    elif "jacks" in raw:
+        problems.add((*where, "jacks"), f"jacks is only for a leveling entity, not {raw['type']}")
     if len(problems.items) > before:
         return None
-    capabilities = raw.get("capabilities")
     return Entity(
         entity_id=raw["entity_id"],
         name=raw["name"],
@@ -452,10 +463,8 @@ def _compile_entity(
         instances=instances,
         interface=raw.get("interface", default_interface),
         source_address=raw.get("source_address"),
-        capabilities=frozenset(
-            entity_type.default_capabilities if capabilities is None else capabilities
-        ),
-        attributes=dict(raw.get("attributes") or {}),
+        capabilities=frozenset(capability_set),
+        attributes=attributes,
         hidden=bool(raw.get("hidden", False)),
         command_dgn=command_dgn,
         bindings=bindings,

@@ -10,12 +10,19 @@ Command codes are the specification's (hex in its tables): DC_DIMMER_COMMAND_2 0
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from backend.core.entity_errors import CommandValidationError
-from backend.core.entity_model import CommandContext, CommandPlan, FrameSpec, Repeat, State
+from backend.core.entity_model import (
+    CommandContext,
+    CommandPlan,
+    Encoder,
+    FrameSpec,
+    Repeat,
+    State,
+)
 
 # DC_DIMMER_COMMAND_2 / DC_LOAD_COMMAND / AC_LOAD_COMMAND command codes (spec tables 6.24.6c, 6.23)
 SET_LEVEL = 0x00
@@ -455,3 +462,130 @@ def date_time(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> Comman
             return False
 
     return CommandPlan((_frame(ctx, signals),), check, {"datetime": target.isoformat()})
+
+
+# --- leveling (LEVELING_CONTROL_COMMAND 1FFEE, spec 6.13.3) ------------------------------------
+
+# Jacks as the spec addresses them (table 6.13.3b), in its byte order. A three-point system's
+# front jack is addressed on the left-front bits.
+LEVELING_JACKS = (
+    "left_rear",
+    "right_front",
+    "right_rear",
+    "left_front",
+    "left_middle",
+    "right_middle",
+    "tongue",
+)
+CORNER_JACKS = ("left_front", "right_front", "left_rear", "right_rear")
+THREE_POINT_JACKS = frozenset({"left_front", "left_rear", "right_rear"})
+# Groups a manual move may name besides one jack: the spec's command moves any set of jacks at
+# once (one bit pair per jack).
+JACK_GROUPS: dict[str, frozenset[str]] = {
+    "all": frozenset(LEVELING_JACKS),
+    "front": frozenset({"left_front", "right_front"}),
+    "rear": frozenset({"left_rear", "right_rear"}),
+    "left": frozenset({"left_front", "left_middle", "left_rear"}),
+    "right": frozenset({"right_front", "right_middle", "right_rear"}),
+}
+# Operating modes (table 6.13.3b) by system (control) and layout: (manual, automatic).
+LEVELING_MODES: dict[tuple[str, str], tuple[int, int]] = {
+    ("hydraulic", "four_point"): (71, 81),
+    ("hydraulic", "three_point"): (73, 83),
+    ("hydraulic", "multi_point"): (74, 84),
+    ("air", "four_point"): (41, 51),
+    ("air", "three_point"): (43, 53),
+    ("air", "multi_point"): (44, 54),
+}
+LEVELING_STORE = 3  # "Store active (store jacks/go to ride height)"
+LEVELING_ABORT = 11  # "Abort Function": ends a manual or an automatic move
+JACK_OFF = 0  # 00b Off
+JACK_ON = 1  # 01b On
+
+
+def leveling_layout(jacks: Iterable[str]) -> str:
+    """``four_point``, ``three_point`` or ``multi_point`` for a system's set of jacks."""
+    names = set(jacks)
+    if names == THREE_POINT_JACKS:
+        return "three_point"
+    if names <= set(CORNER_JACKS):
+        return "four_point"
+    return "multi_point"
+
+
+def jack_signal(jack: str, direction: str) -> str:
+    """The LEVELING_CONTROL_COMMAND signal of one jack's extend or retract bit pair."""
+    if jack == "tongue":
+        return f"jack_{direction}_tongue"
+    if direction == "extend":
+        return f"jack_extend_or_air_spring_fill_{jack}"
+    return f"jack_retract_or_air_spring_dump_{jack}"
+
+
+def _system_jacks(ctx: CommandContext) -> tuple[str, ...]:
+    jacks = ctx.attributes.get("jacks")
+    return tuple(jacks) if isinstance(jacks, list | tuple) and jacks else CORNER_JACKS
+
+
+def _leveling_frame(ctx: CommandContext, mode: int, on: Mapping[str, str]) -> FrameSpec:
+    """Operating mode plus every jack's extend and retract bits: On for ``on`` (jack ->
+    direction), Off for the rest."""
+    signals: dict[str, Any] = {"operating_mode": mode}
+    for jack in LEVELING_JACKS:
+        for direction in ("extend", "retract"):
+            signals[jack_signal(jack, direction)] = (
+                JACK_ON if on.get(jack) == direction else JACK_OFF
+            )
+    return FrameSpec(ctx.command_dgn, signals, None)
+
+
+def leveling(system: str) -> Encoder:
+    """The encoder of a ``hydraulic`` or ``air`` leveling system (see :func:`_leveling`)."""
+
+    def encode(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
+        return _leveling(system, ctx, name, args)
+
+    return encode
+
+
+def _leveling(system: str, ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
+    """LEVELING_CONTROL_COMMAND (6.13.3): manual jack moves, automatic level, store, stop.
+
+    ``extend``/``retract`` send the manual mode of the system (hydraulic 71/73/74, air 41/43/44
+    for four-point, three-point, multi-point) with the named jack's (or group's) bits On (01b)
+    and every other bit Off; held, the frame is repeated every 100 ms ("100 ms when manually
+    controlling the system") and ended with ``stop``. ``stop`` is mode 11 "Abort Function" with
+    every jack Off. ``auto_level`` (automatic mode 81/83/84 or 51/53/54) and ``store`` (mode 3)
+    are sent once: the system's firmware runs them.
+    """
+    jacks = _system_jacks(ctx)
+    manual, automatic = LEVELING_MODES[(system, leveling_layout(jacks))]
+    stop = _leveling_frame(ctx, LEVELING_ABORT, {})
+    if name == "stop":
+        return CommandPlan((stop,), _expect_equal({"motion": "stopped"}), {"motion": "stopped"})
+    if name in ("auto_level", "store"):
+        mode = automatic if name == "auto_level" else LEVELING_STORE
+        motion = "leveling" if name == "auto_level" else "retracting"
+        return CommandPlan(
+            (_leveling_frame(ctx, mode, {}),),
+            lambda state: state.get("motion") not in (None, "stopped"),
+            {"motion": motion},
+        )
+    target = args.get("jack", "all")
+    chosen = JACK_GROUPS.get(target, frozenset({target}))
+    moving = [j for j in jacks if j in chosen]
+    if not moving:
+        raise CommandValidationError(
+            f"{name}: jack={target!r} names no jack of this system; its jacks: " + ", ".join(jacks),
+            argument="jack",
+            allowed=list(jacks),
+        )
+    frame = _leveling_frame(ctx, manual, dict.fromkeys(moving, name))
+    motion = _DIRECTION[name]
+    repeat = Repeat(MOTOR_REPEAT_INTERVAL, float(ctx.motor_run_seconds), (stop,))
+    return CommandPlan(
+        (frame,),
+        _expect_equal({"motion": motion}),
+        {"motion": motion},
+        repeat if ctx.hold else None,
+    )

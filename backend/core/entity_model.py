@@ -229,6 +229,7 @@ class CommandContext:
     command_dgn: str
     motor_run_seconds: int
     hold: bool = False  # the movement runs under a hold-to-run lease (repeated while held)
+    attributes: Mapping[str, Any] = field(default_factory=dict)  # the mapping's (leveling jacks)
 
 
 Encoder = Callable[[CommandContext, str, Mapping[str, Any]], CommandPlan]

@@ -318,6 +318,109 @@ def motor(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     }
 
 
+def step(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
+    """STEP_STATUS (6.48.1): motion, position (0 retracted, 100 % extended), operation mode and
+    the obstruction sensors."""
+    out = motor(s, role, m)
+    bottom, front = s.get("obstruction_sensor_bottom"), s.get("obstruction_sensor_front_face")
+    out["operation_mode"] = s.get("step_operation_mode")
+    out["obstruction"] = (
+        None if bottom is None and front is None else "obstruction_detected" in (bottom, front)
+    )
+    return out
+
+
+# LEVELING_CONTROL_STATUS / LEVELING_JACK_STATUS name their jacks (and air springs) like this.
+_JACK_NAMES = (
+    "left_front",
+    "right_front",
+    "left_rear",
+    "right_rear",
+    "left_middle",
+    "right_middle",
+    "tongue",
+)
+_AUX_JACKS = ("auxiliary_jack_1", "auxiliary_jack_2", "auxiliary_jack_3", "auxiliary_jack_4")
+_LEVELING_LOCKOUTS = (
+    ("park_brake", "park brake"),
+    ("ignition_key", "ignition"),
+    ("low_voltage", "low voltage"),
+    ("other_lockout", "other lockout"),
+)
+
+
+def _jack_bits(s: Mapping[str, Any], jack: str) -> tuple[Any, Any]:
+    if jack == "tongue":
+        return s.get("jack_extending_tongue"), s.get("jack_retracting_tongue")
+    return (
+        s.get(f"jack_extending_or_air_spring_filling_{jack}"),
+        s.get(f"jack_retracting_or_air_spring_dumping_{jack}"),
+    )
+
+
+def leveling_control(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
+    """LEVELING_CONTROL_STATUS (6.13.2): operating mode, each jack extending/retracting, the
+    system's motion, its warnings and the lockouts it announces (byte 7)."""
+    mode = s.get("operating_mode")
+    out: State = {"mode": mode}
+    extending: list[str] = []
+    retracting: list[str] = []
+    for jack in _JACK_NAMES:
+        ext, ret = _jack_bits(s, jack)
+        if ext is None and ret is None:
+            continue
+        if ext == "on":
+            extending.append(jack)
+            out[f"jack_{jack}_motion"] = "extending"
+        elif ret == "on":
+            retracting.append(jack)
+            out[f"jack_{jack}_motion"] = "retracting"
+        else:
+            out[f"jack_{jack}_motion"] = "stopped"
+    if extending:
+        motion = "extending"
+    elif retracting:
+        motion = "retracting"
+    elif isinstance(mode, str) and mode.startswith("automatic"):
+        motion = "leveling"
+    elif mode == "store_active":
+        motion = "retracting"
+    else:
+        motion = "stopped"
+    out["motion"] = motion
+    locks = [
+        text for name, text in _LEVELING_LOCKOUTS if str(s.get(name, "")).startswith("may_not")
+    ]
+    out["lockout"] = ", ".join(locks) if locks else None
+    out["excessive_slope"] = "warning" in (
+        s.get("excessive_slope_initial_warning"),
+        s.get("excessive_slope_final_warning"),
+    )
+    return out
+
+
+def leveling_jacks(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
+    """LEVELING_JACK_STATUS (6.13.4): each jack extended ("coach is not safe to move") or not,
+    bearing weight or not, and how many are down."""
+    out: State = {
+        "jack_type": s.get("jack_type"),
+        "number_of_jacks": _num(s.get("number_of_jacks")),
+    }
+    down = 0
+    for jack in (*_JACK_NAMES[:4], *_AUX_JACKS):
+        extension = s.get(f"extension_{jack}")
+        if extension is None:
+            continue
+        extended = extension == "jack_is_extended"
+        down += extended
+        out[f"jack_{jack}"] = "extended" if extended else "retracted"
+        stability = s.get(f"stability_{jack}")
+        if stability is not None:
+            out[f"jack_{jack}_load"] = stability == "pressure_detected"
+    out["jacks_down"] = down
+    return out
+
+
 def shade(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """WINDOW_SHADE_CONTROL_STATUS: forward output = opening, reverse output = closing."""
     forward, reverse = s.get("forward_status"), s.get("reverse_status")

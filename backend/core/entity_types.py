@@ -94,6 +94,43 @@ def _dimmer_pair(forward: str, backward: str, moving: tuple[str, str]) -> Contro
     )
 
 
+JACK_CHOICES = (*cmd.LEVELING_JACKS, *cmd.JACK_GROUPS)
+
+
+def _leveling_control(system: str) -> Control:
+    """A ``hydraulic`` or ``air`` leveling system on LEVELING_CONTROL_COMMAND (6.13.3)."""
+    jack = Arg(
+        "jack",
+        "enum",
+        JACK_CHOICES,
+        description="one jack (air spring), or a group: all (default), front, rear, left, right",
+    )
+    return Control(
+        system,
+        {
+            "LEVELING_CONTROL_STATUS": rd.leveling_control,
+            "LEVELING_JACK_STATUS": rd.leveling_jacks,
+        },
+        "LEVELING_CONTROL_COMMAND",
+        (
+            CommandSpec("extend", "Extend the jack(s) while held (manual mode).", (jack,)),
+            CommandSpec("retract", "Retract the jack(s) while held (manual mode).", (jack,)),
+            CommandSpec("stop", "Stop (Abort Function; always accepted).", always_allowed=True),
+            CommandSpec(
+                "auto_level",
+                "Level the coach automatically (the system's firmware runs the whole move).",
+                requires="self_run",
+            ),
+            CommandSpec(
+                "store",
+                "Retract all jacks to ride height (the system's firmware runs the whole move).",
+                requires="self_run",
+            ),
+        ),
+        cmd.leveling(system),
+    )
+
+
 def _heater(
     name: str, description: str, dgn_stem: str, reader: Reader, encoder: Encoder
 ) -> EntityType:
@@ -471,6 +508,27 @@ _TYPES: tuple[EntityType, ...] = (
                 cmd.native_motor,
             ),
             _dimmer_pair("extend", "retract", ("extending", "retracting")),
+        ),
+        {"position": "%"},
+    ),
+    EntityType(
+        "leveling",
+        "A leveling system and its jacks (or air springs): hold extend/retract on one jack or a "
+        "group, stop; auto level and store when its firmware runs them (self_run).",
+        (_leveling_control("hydraulic"), _leveling_control("air")),
+        unitless={"number_of_jacks": "how many jacks the system reports", "jacks_down": "count"},
+    ),
+    EntityType(
+        "step",
+        "A powered entry step: extend, retract, stop; position when reported.",
+        (
+            Control(
+                "native",
+                {"STEP_STATUS": rd.step},
+                "STEP_COMMAND",
+                _motor_commands("extend", "retract"),
+                cmd.native_motor,
+            ),
         ),
         {"position": "%"},
     ),

@@ -10,14 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-# Types whose every movement is a motion load. leveling and step are named ahead of their entity
-# types so that a type added under those names is covered from its first day.
+# Types whose every movement is a motion load.
 MOTION_TYPES = frozenset({"slide", "awning", "leveling", "step", "shade", "roof_fan"})
 # Motion loads that may move while the coach drives (a window shade, a roof fan's dome): they are
 # motion for permissions and Stop, but not interlocked with CHASSIS_MOBILITY_STATUS and run
 # without a hold lease (their controllers time the move themselves: 6.39 duration, lid quarters).
 CABIN_TYPES = frozenset({"shade", "roof_fan"})
 STOP_COMMAND = "stop"
+# Leveling commands the system's firmware runs to the end by itself (LEVELING_CONTROL_COMMAND
+# automatic modes and "store"): sent once without a lease on a ``self_run`` system; its manual
+# jack moves stay hold-to-run whatever the mapping says.
+SELF_RUN_LEVELING = frozenset({"auto_level", "store"})
 
 
 class _EntityLike(Protocol):
@@ -66,10 +69,15 @@ def needs_parked(entity: _EntityLike) -> bool:
     return entity.entity_type not in CABIN_TYPES
 
 
-def needs_hold(entity: _EntityLike) -> bool:
+def needs_hold(entity: _EntityLike, command: str | None = None) -> bool:
     """True when a movement runs only while its commander holds it (a hold-to-run lease).
 
     False for cabin loads (their controllers time the move) and for devices the mapping marks
-    ``self_run: true`` (the firmware runs a whole move: auto level, extend to position).
+    ``self_run: true`` (the firmware runs a whole move: extend to position). A leveling system's
+    manual jack moves are always held; only its ``auto_level`` and ``store`` run by themselves.
     """
-    return needs_parked(entity) and not entity.self_run
+    if not needs_parked(entity):
+        return False
+    if entity.entity_type == "leveling":
+        return command not in SELF_RUN_LEVELING
+    return not entity.self_run

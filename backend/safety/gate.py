@@ -24,7 +24,11 @@ from backend.safety.lockouts import Direction, Lockout, blocking, entity_lockout
 
 logger = logging.getLogger(__name__)
 
-DEVICE_STATUS = frozenset({"SLIDE_STATUS", "AWNING_STATUS", "AWNING_STATUS_2"})
+# Device statuses kept whole (no age limit: a device announces on change). LEVELING_CONTROL_STATUS
+# is also a coach status (its operating mode locks slides out).
+DEVICE_STATUS = frozenset(
+    {"SLIDE_STATUS", "AWNING_STATUS", "AWNING_STATUS_2", "LEVELING_CONTROL_STATUS"}
+)
 COACH_STATUS = frozenset(
     {"CHASSIS_MOBILITY_STATUS", "VEHICLE_ENVIRONMENT_STATUS", "LEVELING_CONTROL_STATUS"}
 )
@@ -33,7 +37,14 @@ CONSUMED_DGNS = frozenset({0x1FFF4, 0x1FE87})  # CHASSIS_MOBILITY_STATUS, VEHICL
 DEVICE_STATUS_LIMIT = 512  # (DGN, instance) pairs kept; the oldest goes first
 COACH_STATUS_MAX_AGE = 10.0  # environment / leveling older than this is not used
 ALERTS_KEPT = 50
-_OUT_WORDS = {"extend": "extend", "open": "extend", "retract": "retract", "close": "retract"}
+_OUT_WORDS = {
+    "extend": "extend",
+    "open": "extend",
+    "auto_level": "extend",
+    "retract": "retract",
+    "close": "retract",
+    "store": "retract",
+}
 
 
 def direction_of(command: str, args: Mapping[str, Any]) -> Direction:
@@ -44,8 +55,22 @@ def direction_of(command: str, args: Mapping[str, Any]) -> Direction:
 
 
 def load_out(entity: Entity) -> str | None:
-    """Why a travel load is not fully retracted (slide out, awning out), or None when it is."""
+    """Why a travel load is not fully retracted (slide out, awning out, jacks down, step out),
+    or None when it is. Jacks are down as LEVELING_JACK_STATUS reports them ("Jack is Extended.
+    Coach is not safe to move."); a step is out at a STEP_STATUS position above 0 %."""
     state = entity.state
+    if entity.entity_type == "leveling":
+        down = [
+            key[len("jack_") :].replace("_", " ")
+            for key, value in state.items()
+            if key.startswith("jack_") and value == "extended"
+        ]
+        if down:
+            return f"{entity.name}: jacks down ({', '.join(down)})"
+    if entity.entity_type == "step":
+        position = state.get("position")
+        if isinstance(position, int | float) and position > 0:
+            return f"{entity.name}: step out ({position:g} %)"
     position = state.get("position")
     motion = state.get("motion")
     if isinstance(position, int | float) and position > 0:
@@ -96,7 +121,7 @@ class SafetyGate:
             self._coach[name] = (self._clock(), dict(signals))
             if name == "CHASSIS_MOBILITY_STATUS":
                 self._check_moving()
-        elif name in DEVICE_STATUS:
+        if name in DEVICE_STATUS:
             key = (name, instance)
             self._devices.pop(key, None)
             self._devices[key] = dict(signals)

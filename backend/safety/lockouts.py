@@ -3,7 +3,8 @@
 Pure rules over decoded status signals (labels as config/rvc.json names them):
 SLIDE_STATUS (6.14.1) bytes 3-5, AWNING_STATUS (6.38.2) bytes 3-4, AWNING_STATUS_2 (6.38.4)
 bytes 3-4 (lockout bitmasks evaluated against CHASSIS_MOBILITY_STATUS), LEVELING_CONTROL_STATUS
-(6.13.2) and VEHICLE_ENVIRONMENT_STATUS (6.11.5) "confined space" (no slide or awning goes out
+(6.13.2: byte 7 for the leveling system itself, its operating mode for slides) and
+VEHICLE_ENVIRONMENT_STATUS (6.11.5) "confined space" (no slide or awning goes out
 in a confined space). A movement is ``extend`` (going out) or ``retract`` (coming in).
 """
 
@@ -33,6 +34,13 @@ _AWNING_BITS = (
     ("ignition_key", "awning_will_not_move_because_of_ignition_status", "ignition status"),
     ("low_voltage", "awning_will_not_move_because_of_low_voltage_status", "low voltage"),
     ("generic_lock", "awning_will_not_move_because_of_generic_lockout_signal_status", "generic"),
+)
+# LEVELING_CONTROL_STATUS (6.13.2) byte 7: "Leveling system may not operate because of ..."
+_LEVELING_BITS = (
+    ("park_brake", "may_not_operate_because_of_park_brake_status", "park brake status"),
+    ("ignition_key", "may_not_operate_because_of_ignition_status", "ignition status"),
+    ("low_voltage", "may_not_operate_because_of_low_voltage_status", "low voltage"),
+    ("other_lockout", "may_not_operate_because_of_an_additional_lockout", "an additional lockout"),
 )
 # AWNING_STATUS_2 bytes 3 and 4: bit n set -> locked out while chassis condition n holds:
 # (bit, what, CHASSIS_MOBILITY_STATUS signal, the values in which the condition holds).
@@ -112,7 +120,7 @@ def entity_lockouts(
     Args:
         entity_type: ``slide``, ``awning``, ...
         statuses: the entity's last status signals by DGN name (SLIDE_STATUS, AWNING_STATUS,
-            AWNING_STATUS_2).
+            AWNING_STATUS_2, LEVELING_CONTROL_STATUS).
         chassis: the last CHASSIS_MOBILITY_STATUS signals (for AWNING_STATUS_2's masks).
         environment: the last VEHICLE_ENVIRONMENT_STATUS signals.
         leveling: the last LEVELING_CONTROL_STATUS signals.
@@ -144,6 +152,12 @@ def entity_lockouts(
                 ("extend",),
             )
         )
+    if entity_type == "leveling":
+        own = statuses.get("LEVELING_CONTROL_STATUS") or leveling
+        out += [
+            Lockout(lock.source, f"leveling system may not operate: {lock.reason}")
+            for lock in _bits("LEVELING_CONTROL_STATUS", own, _LEVELING_BITS)
+        ]
     if entity_type == "slide" and leveling:
         mode = leveling.get("operating_mode")
         if mode in _LEVELING_BUSY:

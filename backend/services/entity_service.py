@@ -315,7 +315,7 @@ class EntityService:
         record = {"command": spec.name, **args}
         stop = is_stop_command(entity, spec.name)
         motion = is_motion_command(entity, spec.name, args)
-        hold = motion and needs_hold(entity)
+        hold = motion and needs_hold(entity, spec.name)
         if hold:
             renewed = self._renew(entity, record, owner)
             if renewed is not None:
@@ -342,6 +342,7 @@ class EntityService:
             command_dgn=entity.command_dgn,
             motor_run_seconds=self.settings.motor_run_seconds,
             hold=hold,
+            attributes=entity.attributes,
         )
         assert entity.control.encoder is not None
         plan = entity.control.encoder(ctx, spec.name, args)

@@ -31,19 +31,27 @@ def test_shipped_motion_entities(shipped) -> None:
     motion = sorted(i for i, e in shipped.items() if is_motion_entity(e))
     assert motion == [
         "awning.patio",
+        "leveling.jacks",
         "roof_fan.bathroom",
         "shade.bedroom_night",
         "shade.living_day",
         "slide.bedroom",
         "slide.living",
+        "step.entry",
     ]
     assert not is_motion_entity(shipped["light.living_ceiling"])
     assert not is_motion_entity(shipped["generator.main"])
 
 
 def test_travel_loads_are_interlocked_and_held(shipped) -> None:
-    for entity_id in ("awning.patio", "slide.living", "slide.bedroom"):
+    for entity_id in ("awning.patio", "slide.living", "slide.bedroom", "step.entry"):
         assert needs_parked(shipped[entity_id]) and needs_hold(shipped[entity_id])
+    # The shipped leveling system is self_run: its manual jack moves stay held, its firmware
+    # runs auto_level and store without a lease.
+    jacks = shipped["leveling.jacks"]
+    assert needs_parked(jacks) and jacks.self_run
+    assert needs_hold(jacks, "extend") and needs_hold(jacks, "retract")
+    assert not needs_hold(jacks, "auto_level") and not needs_hold(jacks, "store")
     for entity_id in ("shade.living_day", "roof_fan.bathroom"):
         assert not needs_parked(shipped[entity_id]) and not needs_hold(shipped[entity_id])
 

@@ -538,7 +538,7 @@ class SimulatedCoach:
         can_id, data = self.encoder.encode(
             "ACKNOWLEDGMENT",
             {"acknowledgment_code": code, "source_address": to, "dgn_acknowledged": dgn},
-            instance=0xFF if instance is None else instance,
+            instance=instance,  # None (a single-instance DGN): all ones, "not available"
             source_address=node.address,
             destination=to,
         )

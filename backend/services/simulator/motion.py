@@ -1,5 +1,5 @@
-"""Motors: awnings, slides and window shades run until their end of travel, their commanded
-duration or a stop.
+"""Motors: awnings, slides, entry steps, leveling jacks and window shades run until their end of
+travel, their commanded duration or a stop.
 
 Slides and awnings moved by direction (a manual move) keep moving only while the commander
 repeats the command (every 100 ms, spec 3.2.4.5): without a repeat for ``REPEAT_TIMEOUT`` they
@@ -236,6 +236,241 @@ class SlideModel(_Travel):
             "air_seal": "slide_may_move",
             "low_voltage": bit("low_voltage", "low_voltage_status"),
         }
+
+
+class StepModel(_Travel):
+    """A powered entry step (STEP_COMMAND / STEP_STATUS, spec 6.48): extends or retracts only
+    while the commands repeat ("more than 100ms is detected between commands" stops it), stops
+    on 1 Stop. The spec gives a step no lockout bits; a person on its local switch
+    (``override``) gets NAK 8."""
+
+    status_dgns = ("STEP_STATUS",)
+    command_dgns = ("STEP_COMMAND",)
+    node_kind = "step"
+    product = "SimStep 1"
+    speed = 50.0  # two seconds end to end
+    # STEP_COMMAND / STEP_STATUS byte 1 (0 user switch, 1 door switch, 2 stay extended)
+    MODES = ("user_operated_switch", "door_switch", "stay_extended")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.mode = 0
+        self.amps = 6.0
+
+    def command(self, dgn: str, signals: Mapping[str, Any], now: float) -> int | None:
+        """Direction stop/extend/retract; the operation mode (all ones: no change)."""
+        direction = signals.get("direction_of_movement")
+        mode = signals.get("step_operation_mode")
+        if not label_ok(direction, ("stop", "extend", "retract")):
+            return OUT_OF_RANGE
+        if not label_ok(mode, self.MODES):
+            return OUT_OF_RANGE
+        if mode is not None:
+            self.mode = self.MODES.index(mode)
+        if direction in ("extend", "retract"):
+            if (code := self.refuse()) is not None:
+                self.move(0, now)
+                return code
+            self.held_move(("stop", "extend", "retract").index(direction), now)
+        elif direction == "stop":
+            self.move(0, now)
+        return None
+
+    def status(self, dgn: str) -> Signals:
+        """STEP_STATUS: mode, motion (1 none, 2 extending, 3 retracting), position."""
+        return {
+            "step_operation_mode": self.MODES[self.mode],
+            "motion": ("no_motion", "extending", "retracting")[self.motion],
+            "position": round(self.position * 2) / 2,
+            "obstruction_sensor_bottom": "no_obstruction",
+            "obstruction_sensor_front_face": "no_obstruction",
+        }
+
+
+# LEVELING_CONTROL_COMMAND / _STATUS jack bit names (6.13.2, 6.13.3) and LEVELING_JACK_STATUS
+# extension/stability names (6.13.4) of the jacks a simulated system may have.
+CORNERS = ("left_front", "right_front", "left_rear", "right_rear")
+LEVELING_JACKS = (*CORNERS, "left_middle", "right_middle", "tongue")
+BEARING_AT = 30.0  # % of stroke at which a jack's foot meets the ground (stability bit)
+AUTO_LEVEL_AT = 45.0  # % each jack ends at after an automatic level
+
+
+def _command_bit(jack: str, direction: str) -> str:
+    if jack == "tongue":
+        return f"jack_{direction}_tongue"
+    if direction == "extend":
+        return f"jack_extend_or_air_spring_fill_{jack}"
+    return f"jack_retract_or_air_spring_dump_{jack}"
+
+
+def _status_bit(jack: str, direction: str) -> str:
+    if jack == "tongue":
+        return f"jack_{'extending' if direction == 'extend' else 'retracting'}_tongue"
+    if direction == "extend":
+        return f"jack_extending_or_air_spring_filling_{jack}"
+    return f"jack_retracting_or_air_spring_dumping_{jack}"
+
+
+class LevelingModel(DeviceModel):
+    """A hydraulic leveling system (LEVELING_CONTROL_COMMAND / _STATUS, LEVELING_JACK_STATUS).
+
+    Manual modes move the jacks whose bits are On only while the command repeats (every
+    100 ms, 6.13.3 "100 ms when manually controlling the system"); Inactive or Abort stops them.
+    Automatic modes level (every jack to ``AUTO_LEVEL_AT``) and Store retracts all, by
+    themselves. It announces its lockouts in LEVELING_CONTROL_STATUS byte 7 (park brake,
+    ignition, low voltage) and answers NAK 3 to a move they forbid, NAK 8 while a person works
+    its own panel (``override``).
+    """
+
+    status_dgns = ("LEVELING_CONTROL_STATUS", "LEVELING_JACK_STATUS")
+    command_dgns = ("LEVELING_CONTROL_COMMAND",)
+    node_kind = "leveling"
+    product = "SimLevel HX"
+    speed = 10.0  # % of stroke per second
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        jacks = self.spec.options.get("jacks")
+        self.jacks = tuple(j for j in (jacks or CORNERS) if j in LEVELING_JACKS) or CORNERS
+        start = float(self.spec.options.get("position", 0.0))
+        self.extension = dict.fromkeys(self.jacks, start)
+        self.moving = dict.fromkeys(self.jacks, 0)  # +1 extending, -1 retracting
+        self.mode = 0  # the operating mode reported (table 6.13.2b)
+        self.kind = "idle"  # idle, manual, auto, store
+        self.repeat_until: float | None = None
+        self.override = False
+        self.repeats_missed = 0
+        self.amps = float(self.spec.options.get("amps", 30.0))
+
+    def lockouts(self) -> list[str]:
+        """LEVELING_CONTROL_STATUS byte 7 lockouts in force (signal names)."""
+        world = self.world
+        out = []
+        if not world.parked:
+            out.append("park_brake")
+        if world.ignition_on:
+            out.append("ignition_key")
+        if world.house_soc < LOW_VOLTAGE_SOC:
+            out.append("low_voltage")
+        return out
+
+    def _stop(self) -> None:
+        self.moving = dict.fromkeys(self.jacks, 0)
+        self.kind = "idle"
+        self.mode = 0
+        self.repeat_until = None
+
+    def command(self, dgn: str, signals: Mapping[str, Any], now: float) -> int | None:
+        """Apply an operating mode: manual (jack bits), automatic, store, inactive, abort."""
+        mode = signals.get("operating_mode")
+        if not isinstance(mode, str):
+            return OUT_OF_RANGE
+        if mode in ("inactive", "abort_function"):
+            self._stop()
+            return None
+        manual = mode.startswith("manual")
+        moves = mode.startswith("automatic") or mode == "store_active" or manual
+        if not moves:
+            return None  # air-suspension modes, calibration, error clear: not simulated
+        if self.override:
+            self._stop()
+            return OVERRIDDEN_BY_USER
+        if self.lockouts():
+            self._stop()
+            return CONDITIONS_DO_NOT_ALLOW
+        if manual:
+            wanted = {}
+            for jack in self.jacks:
+                ext = signals.get(_command_bit(jack, "extend")) == "on"
+                ret = signals.get(_command_bit(jack, "retract")) == "on"
+                wanted[jack] = 1 if ext and not ret else -1 if ret and not ext else 0
+            self.moving = wanted
+            self.kind = "manual"
+            self.mode = 71
+            self.repeat_until = now + REPEAT_TIMEOUT
+        elif mode == "store_active":
+            self.moving = {j: -1 if self.extension[j] > 0 else 0 for j in self.jacks}
+            self.kind, self.mode, self.repeat_until = "store", 3, None
+        else:
+            self.moving = {
+                j: 1
+                if self.extension[j] < AUTO_LEVEL_AT
+                else -1
+                if self.extension[j] > AUTO_LEVEL_AT
+                else 0
+                for j in self.jacks
+            }
+            self.kind, self.mode, self.repeat_until = "auto", 81, None
+        return None
+
+    def tick(self, now: float, dt: float) -> None:
+        """Move the jacks; a manual move stops without repeats, every move on a lockout."""
+        if self.kind == "manual" and self.repeat_until is not None and now > self.repeat_until:
+            self.repeats_missed += 1
+            self._stop()
+        if self.kind != "idle" and self.lockouts():
+            self._stop()
+        for jack, direction in self.moving.items():
+            if not direction:
+                continue
+            goal = AUTO_LEVEL_AT if self.kind == "auto" else 100.0 if direction > 0 else 0.0
+            value = self.extension[jack] + direction * self.speed * dt
+            if (direction > 0 and value >= goal) or (direction < 0 and value <= goal):
+                value = goal
+                self.moving[jack] = 0
+            self.extension[jack] = min(100.0, max(0.0, value))
+        if self.kind in ("auto", "store") and not any(self.moving.values()):
+            self._stop()
+        self.world.dc_loads[self.key] = self.amps if any(self.moving.values()) else 0.0
+
+    def status(self, dgn: str) -> Signals:
+        """LEVELING_CONTROL_STATUS or LEVELING_JACK_STATUS."""
+        if dgn == "LEVELING_JACK_STATUS":
+            out: Signals = {"jack_type": "straight_acting", "number_of_jacks": len(self.jacks)}
+            for jack in CORNERS:
+                if jack in self.extension:
+                    out[f"extension_{jack}"] = (
+                        "jack_is_extended" if self.extension[jack] > 0 else "no_action"
+                    )
+                    out[f"stability_{jack}"] = (
+                        "pressure_detected" if self.extension[jack] >= BEARING_AT else "no_action"
+                    )
+            return out
+        locks = self.lockouts()
+        out = {
+            "operating_mode": self.mode,
+            "automatic_jack_stabilization_status": (
+                "automatic_jack_stabilization_in_process"
+                if self.kind == "auto"
+                else "automatic_jack_stabilization_not_in_process"
+            ),
+            "excessive_slope_initial_warning": "no_warning",
+            "excessive_slope_final_warning": "no_warning",
+            "leveling_system_master_warning": (
+                "warning" if any(v > 0 for v in self.extension.values()) else "no_warning"
+            ),
+            "park_brake": (
+                "may_not_operate_because_of_park_brake_status"
+                if "park_brake" in locks
+                else "leveling_system_may_operate"
+            ),
+            "ignition_key": (
+                "may_not_operate_because_of_ignition_status"
+                if "ignition_key" in locks
+                else "leveling_system_may_operate"
+            ),
+            "low_voltage": (
+                "may_not_operate_because_of_low_voltage_status"
+                if "low_voltage" in locks
+                else "leveling_system_may_operate"
+            ),
+            "other_lockout": "leveling_system_may_operate",
+        }
+        for jack in self.jacks:
+            direction = self.moving[jack]
+            out[_status_bit(jack, "extend")] = "on" if direction > 0 else "off"
+            out[_status_bit(jack, "retract")] = "on" if direction < 0 else "off"
+        return out
 
 
 SHADE_COMMANDS = ("stop", "forward", "reverse", "toggle_forward", "toggle_reverse", "tilt")
