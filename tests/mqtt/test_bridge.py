@@ -206,10 +206,12 @@ async def test_stop_all_stops_every_motion_device_even_without_motion(broker, pr
         assert answer["status"] == "sent" and answer["failed"] == {}
         assert sorted(answer["stopped"]) == [
             "awning.patio",
+            "leveling.jacks",
             "shade.bedroom_night",
             "shade.living_day",
             "slide.bedroom",
             "slide.living",
+            "step.entry",
         ]
         entity = (await http.get(f"/api/entities/{SLIDE}")).json()
         assert entity["pending_command"] is not None or entity["last_command_result"] is not None

@@ -288,6 +288,28 @@ EXPECTED: dict[str, dict[str, dict[str, Any]]] = {
             "payload_press": '{"command":"stop"}',
         },
     },
+    "step.entry": {
+        "motion": sensor("Motion", "motion", icon="mdi:arrow-expand"),
+        "position": measure("Position", "position", None, "%"),
+        "stop": {
+            "p": "button",
+            "name": "Stop",
+            "command_topic": SET.format("step.entry"),
+            "payload_press": '{"command":"stop"}',
+        },
+    },
+    "leveling.jacks": {
+        "jacks_down": sensor(
+            "Jacks down", "jacks_down", state_class="measurement", icon="mdi:car-brake-parking"
+        ),
+        "motion": sensor("Motion", "motion", icon="mdi:arrow-expand"),
+        "stop": {
+            "p": "button",
+            "name": "Stop",
+            "command_topic": SET.format("leveling.jacks"),
+            "payload_press": '{"command":"stop"}',
+        },
+    },
     "shade.living_day": {
         "motion": sensor("Motion", "motion", icon="mdi:arrow-expand"),
         "stop": {
@@ -363,6 +385,51 @@ COVERS_WITH_MOTION = {
             "position_topic": STATE.format("slide.living"),
             "position_template": "{{ value_json.position | round(0) | int }}",
         }
+    },
+    "step.entry": {
+        "cover": {
+            "p": "cover",
+            "name": None,
+            "command_topic": SET.format("step.entry"),
+            "payload_open": '{"command":"extend"}',
+            "payload_close": '{"command":"retract"}',
+            "payload_stop": '{"command":"stop"}',
+            "value_template": discovery._COVER_STATE,
+            "state_opening": "opening",
+            "state_closing": "closing",
+            "state_stopped": "stopped",
+            "position_topic": STATE.format("step.entry"),
+            "position_template": "{{ value_json.position | round(0) | int }}",
+        }
+    },
+    "leveling.jacks": {
+        "jacks_down": sensor(
+            "Jacks down", "jacks_down", state_class="measurement", icon="mdi:car-brake-parking"
+        ),
+        "cover": {
+            "p": "cover",
+            "name": None,
+            "command_topic": SET.format("leveling.jacks"),
+            "payload_open": '{"command":"extend","jack":"all"}',
+            "payload_close": '{"command":"retract","jack":"all"}',
+            "payload_stop": '{"command":"stop"}',
+            "value_template": discovery._COVER_STATE,
+            "state_opening": "opening",
+            "state_closing": "closing",
+            "state_stopped": "stopped",
+        },
+        "auto_level": {
+            "p": "button",
+            "name": "Auto level",
+            "command_topic": SET.format("leveling.jacks"),
+            "payload_press": '{"command":"auto_level"}',
+        },
+        "store": {
+            "p": "button",
+            "name": "Store jacks",
+            "command_topic": SET.format("leveling.jacks"),
+            "payload_press": '{"command":"store"}',
+        },
     },
     "shade.bedroom_night": {
         "cover": {

@@ -52,14 +52,14 @@ async def test_home_assistant_birth_repeats_the_announcement(broker, prefix):
         coach_app(port, prefix) as (_, bridge),
         watching(host, port, f"{ha}/device/+/config") as watch,
     ):
-        await wait_until(lambda: len(configs(watch, ha)) == 38, what="first configs")
+        await wait_until(lambda: len(configs(watch, ha)) == 40, what="first configs")
         mark = len(watch.messages)
         await watch.publish(f"{ha}/status", "offline")
         await asyncio.sleep(0.3)
         assert bridge.stats["announcements"] == 1
         await watch.publish(f"{ha}/status", "online")
         await wait_until(lambda: bridge.stats["announcements"] == 2, what="second announcement")
-        await wait_until(lambda: len(watch.messages) - mark >= 38, what="configs again")
+        await wait_until(lambda: len(watch.messages) - mark >= 40, what="configs again")
         assert all(not retained for _, _, retained in watch.messages[mark:])  # sent live
 
 
@@ -114,7 +114,7 @@ async def test_broker_restart_bridge_returns(private_brokers, prefix, tmp_path):
         await wait_until(lambda: bridge.stats["connects"] == 2, within=15, what="reconnect")
         async with watching("127.0.0.1", broker.port, f"{base}/#", f"{prefix}-ha/#") as watch:
             assert await watch.wait_for(f"{base}/status") == "online"
-            await wait_until(lambda: len(configs(watch, f"{prefix}-ha")) == 38, what="configs")
+            await wait_until(lambda: len(configs(watch, f"{prefix}-ha")) == 40, what="configs")
             await watch.wait_for(f"{base}/{LIGHT}/state", lambda v: v.get("available") is True)
             mark = len(watch.messages)
             await watch.publish(f"{base}/{LIGHT}/set", '{"command":"set","state":"on"}')

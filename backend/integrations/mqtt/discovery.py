@@ -380,6 +380,7 @@ _COVER_STATE = (
 _COVERS = {  # type -> (open command, close command, device class)
     "awning": ("extend", "retract", "awning"),
     "slide": ("extend", "retract", None),
+    "step": ("extend", "retract", None),
     "shade": ("open", "close", "shade"),
 }
 
@@ -388,7 +389,7 @@ def _mover(entity: Mapping[str, Any], set_topic: str, ctx: DiscoveryContext) -> 
     kind = entity["type"]
     opening, closing, device_class = _COVERS[kind]
     has_position = (
-        kind in ("awning", "slide") and entity.get("device", {}).get("control") == "native"
+        kind in ("awning", "slide", "step") and entity.get("device", {}).get("control") == "native"
     )
     components: Components = {}
     if ctx.allow_motion:
@@ -416,6 +417,40 @@ def _mover(entity: Mapping[str, Any], set_topic: str, ctx: DiscoveryContext) -> 
         )
         if has_position:
             components["position"] = _sensor("Position", "position", unit="%")
+        components["stop"] = _button("Stop", set_topic, _body(command="stop"), None)
+    return components
+
+
+def _leveling(entity: Mapping[str, Any], set_topic: str, ctx: DiscoveryContext) -> Components:
+    """A leveling system: all its jacks as one cover (held like a slide), how many jacks are
+    down, and Auto level / Store buttons when its firmware runs them (``self_run``)."""
+    components: Components = {
+        "jacks_down": _sensor("Jacks down", "jacks_down", icon="mdi:car-brake-parking"),
+    }
+    if ctx.allow_motion:
+        components["cover"] = {
+            "p": "cover",
+            "name": None,
+            "command_topic": set_topic,
+            "payload_open": _body(command="extend", jack="all"),
+            "payload_close": _body(command="retract", jack="all"),
+            "payload_stop": _body(command="stop"),
+            "value_template": _COVER_STATE,
+            "state_opening": "opening",
+            "state_closing": "closing",
+            "state_stopped": "stopped",
+        }
+        commands = entity.get("commands") or []
+        if "auto_level" in commands:
+            components["auto_level"] = _button(
+                "Auto level", set_topic, _body(command="auto_level"), None
+            )
+        if "store" in commands:
+            components["store"] = _button("Store jacks", set_topic, _body(command="store"), None)
+    else:
+        components["motion"] = _sensor(
+            "Motion", "motion", state_class=None, icon="mdi:arrow-expand"
+        )
         components["stop"] = _button("Stop", set_topic, _body(command="stop"), None)
     return components
 
@@ -495,6 +530,8 @@ COMPONENTS: Mapping[str, Callable[[Mapping[str, Any], str, DiscoveryContext], Co
     "water_pump": _water_pump,
     "awning": _mover,
     "slide": _mover,
+    "step": _mover,
+    "leveling": _leveling,
     "shade": _mover,
     "roof_fan": _roof_fan,
     "datetime": _datetime,
