@@ -224,7 +224,7 @@ def generator(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> Comman
 def inverter(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> CommandPlan:
     """INVERTER_COMMAND inverter enable 1 / disable 0."""
     on = name == "enable"
-    frame = _frame(ctx, {"inverter_enable": "enable" if on else "disable"})
+    frame = _frame(ctx, {"inverter_enable": "enable_inverter" if on else "disable"})
     return CommandPlan((frame,), _expect_equal({"enabled": on}), {"enabled": on})
 
 

@@ -207,7 +207,7 @@ def inverter(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> Stat
     enabled = s.get("inverter_enabled")
     return {
         "status": s.get("status"),
-        "enabled": None if enabled is None else enabled == "enabled",
+        "enabled": None if enabled is None else enabled == "inverter_enabled",
         "load_sense": s.get("load_sense_enabled"),
         "pass_through": s.get("pass_through_enable"),
     }

@@ -9,12 +9,12 @@ ACKNOWLEDGMENT = 0x0E800
 CODES: dict[int, tuple[str, str]] = {
     0: ("ack", "acknowledged"),
     1: ("nak", "not acknowledged"),
-    2: ("command_not_acceptable_from_source", "command not acceptable from this source"),
-    3: ("conditions_do_not_allow_command", "conditions do not allow"),
-    4: ("command_not_formatted_properly", "command not formatted properly"),
-    5: ("command_parameters_out_of_range", "out of range"),
-    6: ("command_requires_security_password", "command requires a security password"),
-    7: ("command_requires_more_time", "command requires more time"),
+    2: ("command_is_not_acceptable_from_the_source", "command is not acceptable from the source"),
+    3: ("conditions_do_not_allow_command_to_be_executed", "conditions do not allow"),
+    4: ("command_is_not_formatted_properly", "command is not formatted properly"),
+    5: ("command_parameters_are_out_of_range", "out of range"),
+    6: ("command_requires_a_security_password", "command requires a security password"),
+    7: ("command_requires_more_time_to_execute", "command requires more time"),
     8: ("command_overridden_by_user", "overridden by user"),
 }
 _BY_LABEL = {label: (code, text) for code, (label, text) in CODES.items()}

@@ -252,11 +252,11 @@ def test_inverter_status(rvc: RVCConfig) -> None:
     s = m.signals
     assert s["instance"] == 1
     assert s["status"] == "invert"  # 1 - Invert
-    assert s["battery_temperature_sensor_present"] == "sensor_present"
-    assert s["load_sense_enabled"] == "disabled"
-    assert s["inverter_enabled"] == "enabled"
-    assert s["pass_through_enable"] == "enabled"
-    assert s["generator_support_enabled"] == "disabled"
+    assert s["battery_temperature_sensor_present"] == "sensor_is_present_and_active"
+    assert s["load_sense_enabled"] == "load_sense_disabled"  # 00b - Load sense disabled
+    assert s["inverter_enabled"] == "inverter_enabled"  # 01b - Inverter enabled
+    assert s["pass_through_enable"] == "pass_through_enabled"  # 01b - Pass-through enabled
+    assert s["generator_support_enabled"] == "generator_support_disabled"
 
 
 def test_solar_controller_status(rvc: RVCConfig) -> None:

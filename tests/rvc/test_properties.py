@@ -40,7 +40,7 @@ def _value(draw: st.DrawFn, f: Field) -> Any:
         raws = st.one_of(raws, st.sampled_from(sorted(f.labels)))
     raw = draw(raws)
     value = f.value(raw)
-    # A named value that is not a quantity ("continuous") is sent by its label.
+    # A named value that is not a quantity ("continuous_duration") is sent by its label.
     return f.labels[raw] if value is None and raw in f.labels else value
 
 

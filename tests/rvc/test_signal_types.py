@@ -148,17 +148,17 @@ def test_named_durations_are_seconds_and_non_quantities_are_null_with_their_name
     m = rvc.decode(0x19FFBC42, frame("01 FF C8 FC 00 F1 FF FF"))
     assert m.signals["delay_duration"] == 300
     assert m.signals["group"] == 255
-    assert m.labels == {"group": "non_group_command", "delay_duration": "5_min"}
+    assert m.labels == {"group": "for_non_group_commands", "delay_duration": "5_min"}
     m = rvc.decode(0x19FFBC42, frame("01 FF C8 FC 00 FA FF FF"))
     assert m.signals["delay_duration"] == 840
-    assert m.labels == {"group": "non_group_command", "delay_duration": "14_min"}
+    assert m.labels == {"group": "for_non_group_commands", "delay_duration": "14_min"}
     m = rvc.decode(0x19FFBC42, frame("01 FF FA FC 05 FF FF FF"))
     assert m.signals["delay_duration"] is None  # not a number of seconds
     assert m.signals["desired_level"] is None  # 250 = toggle, not 125 %
     assert m.labels == {
-        "group": "non_group_command",
-        "desired_level": "toggle",
-        "delay_duration": "continuous",
+        "group": "for_non_group_commands",
+        "desired_level": "toggles_the_load_on_off",
+        "delay_duration": "continuous_duration",
     }
     assert m.flags is None
 
@@ -176,7 +176,7 @@ def test_encoder_takes_the_numbers_and_the_names(rvc: RVCConfig) -> None:
     assert byte5(300) == 241  # 5 minutes
     assert byte5("5_min") == 241
     assert byte5(840) == 250
-    assert byte5("continuous") == 255
+    assert byte5("continuous_duration") == 255
     assert byte5(240) == 240
     with pytest.raises(ValueError, match="delay_duration"):
         byte5(250)  # raw 250 is 14 minutes, not 250 s: not representable

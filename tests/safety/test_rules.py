@@ -115,8 +115,11 @@ def test_rate_limit_and_nak_codes() -> None:
     assert limiter.allow("a", 0.05)  # one token back after 50 ms at 20/s
     assert limiter.allow("b", 0.0) and limiter.allow("c", 0.0)
     assert limiter.evicted == 1 and limiter.refused == 1
-    assert nak_code("conditions_do_not_allow_command") == (3, "conditions do not allow")
-    assert nak_code("command_parameters_out_of_range") == (5, "out of range")
+    assert nak_code("conditions_do_not_allow_command_to_be_executed") == (
+        3,
+        "conditions do not allow",
+    )
+    assert nak_code("command_parameters_are_out_of_range") == (5, "out of range")
     assert nak_code("command_overridden_by_user") == (8, "overridden by user")
     assert nak_code("ack") is None and nak_code(0) is None
     assert nak_code(200) == (200, "rejected (a code this command's DGN defines)")

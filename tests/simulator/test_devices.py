@@ -97,7 +97,7 @@ async def test_invalid_command_gets_nak(bench: Bench) -> None:
     )
     ack = heard[-1][1]
     assert ack.name == "ACKNOWLEDGMENT"
-    assert ack.signals["acknowledgment_code"] == "command_parameters_out_of_range"
+    assert ack.signals["acknowledgment_code"] == "command_parameters_are_out_of_range"
     assert ack.signals["dgn_acknowledged"] == 0x1FEDB
     assert ack.signals["instance"] == 1
     assert ack.source == 131

@@ -256,7 +256,7 @@ class Field:
         """The decoded value of a raw integer: its label for an enumeration, else a number.
 
         None for "not available", the special values, an enumeration's unnamed values and a
-        named value that is not a quantity (``numbers`` maps it to null: "continuous").
+        named value that is not a quantity (``numbers`` maps it to null: "continuous_duration").
         """
         if self.json_type == "string":
             return self.labels.get(raw)

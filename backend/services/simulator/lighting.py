@@ -240,7 +240,7 @@ class LoadModel(DimmerModel):
         self.dimmable = bool(self.spec.options.get("dimmable", False))
 
     def _level_arg(self, value: Any) -> float | str | None:
-        if value == "toggle":
+        if value == "toggles_the_load_on_off":  # desired level 250 (6.23.4b)
             return 0.0 if self.level > 0 else self.memory
         return super()._level_arg(value)
 

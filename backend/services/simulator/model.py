@@ -3,7 +3,7 @@
 A model keeps plain state, reports it as signals of its status DGNs (engineering values or
 labels, as the RV-C encoder takes them) and applies commands decoded from the bus. Commands are
 checked against the specification's tables: a value outside them gets a NAK
-(``command_parameters_out_of_range``), a command the model does not support gets no answer, as
+(``command_parameters_are_out_of_range``), a command the model does not support gets no answer, as
 RV-C 3.2.4.4 says.
 """
 

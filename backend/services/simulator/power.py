@@ -198,10 +198,10 @@ class GeneratorModel(DeviceModel):
             }
         if dgn == "GENERATOR_STATUS_2":
             return {
-                "temperature_shutdown_switch": "not_active",
-                "oil_pressure_shutdown_switch": "not_active",
-                "oil_level_switch": "not_active",
-                "caution_light": "not_active",
+                "temperature_shutdown_switch": "temperature_shutdown_not_active",
+                "oil_pressure_shutdown_switch": "oil_pressure_shutdown_not_active",
+                "oil_level_switch": "oil_level_switch_not_active",
+                "caution_light": "caution_light_not_active",
                 "eng_coolant_temperature": round(self.coolant),
                 "eng_oil_pressure": 280 if running else 0,
                 "engine_rpm": round(self.rpm),
@@ -223,6 +223,20 @@ def _ac_status(volts: float, amps: float, frequency: float = AC_FREQUENCY) -> Si
     }
 
 
+# INVERTER_COMMAND enable bits (table 6.19.9b): (label of 00b, label of 01b)
+_INVERTER_ENABLE: dict[str, tuple[str, str]] = {
+    "inverter_enable": ("disable", "enable_inverter"),
+    "load_sense_enable": ("disable_load_sense", "enable_load_sense"),
+    "pass_through_enable": ("disable_pass_through", "enable_pass_through"),
+    "generator_support_enable": ("disable_generator_support", "enable_generator_support"),
+}
+
+
+def _onoff(what: str, on: bool) -> str:
+    """INVERTER_STATUS enable bits (table 6.19.8b): "<what>_enabled" / "<what>_disabled"."""
+    return f"{what}_enabled" if on else f"{what}_disabled"
+
+
 class InverterModel(DeviceModel):
     """The inverter: enable/disable; passes AC through on shore or generator, else inverts."""
 
@@ -241,12 +255,12 @@ class InverterModel(DeviceModel):
     def command(self, dgn: str, signals: Mapping[str, Any], now: float) -> int | None:
         """INVERTER_COMMAND: the enable bits (not given = no change)."""
         for key in self.enabled:
-            if not label_ok(signals.get(key), ("enable", "disable")):
+            if not label_ok(signals.get(key), _INVERTER_ENABLE[key]):
                 return OUT_OF_RANGE
         for key in self.enabled:
             value = signals.get(key)
             if value is not None:
-                self.enabled[key] = value == "enable"
+                self.enabled[key] = value == _INVERTER_ENABLE[key][1]
         return None
 
     def _status(self) -> str:
@@ -260,12 +274,12 @@ class InverterModel(DeviceModel):
             e = self.enabled
             return {
                 "status": self._status(),
-                "battery_temperature_sensor_present": "no_sensor",
-                "load_sense_enabled": "enabled" if e["load_sense_enable"] else "disabled",
-                "inverter_enabled": "enabled" if e["inverter_enable"] else "disabled",
-                "pass_through_enable": "enabled" if e["pass_through_enable"] else "disabled",
-                "generator_support_enabled": (
-                    "enabled" if e["generator_support_enable"] else "disabled"
+                "battery_temperature_sensor_present": "no_battery_temperature_sensor_in_use",
+                "load_sense_enabled": _onoff("load_sense", e["load_sense_enable"]),
+                "inverter_enabled": _onoff("inverter", e["inverter_enable"]),
+                "pass_through_enable": _onoff("pass_through", e["pass_through_enable"]),
+                "generator_support_enabled": _onoff(
+                    "generator_support", e["generator_support_enable"]
                 ),
             }
         on = self._status() != "disabled"
