@@ -1,8 +1,9 @@
 """Active DM_RV faults of every device on the bus (RV-C 3.2.5): decoding and a bounded table.
 
 The names come from the specification: failure mode identifiers (table 3.2.5.8), the standard
-SPNs common to all devices (table 7.3) and the device-specific SPNs of the water heater (table
-6.9.8, DSA 101/102) and chassis mobility (table 6.11.7, DSA 252). A fault clears when its
+SPNs common to all devices (table 7.3) and the device-specific SPNs of every device type whose
+chapter 6 section has a "Service Points" table (``backend/services/diagnostic_spns.py``: 27
+tables, keyed by the device type's default source addresses). A fault clears when its
 device reports DM_RV with no fault for that DSA, when a multi-packet DM_RV (the whole fault
 list) no longer carries it, or when it has not been repeated for the expiry time (an active
 fault is re-broadcast at least every 5000 ms, 3.2.5.10).
@@ -13,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from backend.services.diagnostic_spns import SPNS_BY_DSA, SpnTable
 
 # Table 3.2.5.8 (23 to 30 are reserved).
 FMI_MEANINGS: dict[int, str] = {
@@ -61,54 +64,8 @@ STANDARD_SPNS: dict[int, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceSpns:
-    """The device-specific SPNs of one device type and whether its SPNs carry an instance."""
-
-    device: str
-    multi_instance: bool
-    names: dict[int, str]
-
-
-_WATER_HEATER = DeviceSpns(
-    "water heater",
-    True,
-    {  # table 6.9.8: the 11-bit SPN is MSB << 3 | LSb, the instance is in the ISB
-        1 << 3 | 0: "Set point temperature",
-        1 << 3 | 1: "Water temperature",
-        1 << 3 | 2: "Thermostat",
-        1 << 3 | 3: "Burner",
-        1 << 3 | 4: "AC element",
-        1 << 3 | 5: "DC power",
-        1 << 3 | 6: "Igniter",
-        1 << 3 | 7: "AC power",
-        2 << 3 | 0: "Primary high temperature limit switch",
-        **{2 << 3 | n: "Additional high temperature limit switch" for n in range(1, 8)},
-        3 << 3 | 0: "Circulation pump motor (instance is the pump's)",
-        3 << 3 | 1: "Burner start failure",
-        3 << 3 | 2: "Flame failure",
-        3 << 3 | 3: "Burner voltage",
-        3 << 3 | 4: "Burner premature flame recognition",
-        3 << 3 | 5: "Flame monitor",
-        3 << 3 | 6: "Coolant temperature sensor",
-        3 << 3 | 7: "Metering pump",
-    },
-)
-_CHASSIS = DeviceSpns(
-    "chassis mobility",
-    False,
-    {  # table 6.11.7
-        256: "Engine RPMs",
-        257: "Vehicle speed",
-        258: "Park brake",
-        259: "Transmission lock",
-        260: "Engine lock",
-        261: "Ignition switch",
-        262: "Accessory switch",
-    },
-)
-# Default source addresses (table 7.2) whose SPN tables are written here.
-DEVICE_SPNS: dict[int, DeviceSpns] = {101: _WATER_HEATER, 102: _WATER_HEATER, 252: _CHASSIS}
+# Default source address -> the device-specific SPN table of its device type (chapter 6).
+DEVICE_SPNS: dict[int, SpnTable] = SPNS_BY_DSA
 
 
 def decode_spn(raw: int, dsa: int | None) -> dict[str, Any]:
@@ -116,18 +73,20 @@ def decode_spn(raw: int, dsa: int | None) -> dict[str, Any]:
 
     MSB 0 is the single-instance encoding (generic and universal faults, 3.2.5.6-3.2.5.7); a
     device known to be multi-instance with MSB non-zero carries an 11-bit SPN and the instance
-    in the ISB. A device whose type is not listed here is read as single-instance.
+    in the ISB. A device whose type has no SPN table is read as single-instance.
     """
     msb, isb, lsb = raw >> 11 & 0xFF, raw >> 3 & 0xFF, raw & 0x7
     device = DEVICE_SPNS.get(dsa) if dsa is not None else None
+    name: str | None = None
     if device is not None and device.multi_instance and msb != 0:
         spn, instance, encoding = msb << 3 | lsb, isb, "multi_instance"
+        name = device.instance.get(spn)
     else:
         spn, instance, encoding = raw, None, "single_instance"
-    if spn in STANDARD_SPNS and msb == 0:
-        name: str | None = STANDARD_SPNS[spn]
-    else:
-        name = device.names.get(spn) if device is not None else None
+        if spn in STANDARD_SPNS:
+            name = STANDARD_SPNS[spn]
+        elif device is not None:
+            name = device.node.get(spn)
     return {
         "spn": spn,
         "spn_raw": raw,

@@ -1,7 +1,7 @@
 """DM_RV diagnostics (RV-C 3.2.5): frames written out byte by byte, the route on the real app.
 
 The expected names are those of the specification: FMI (table 3.2.5.8), standard SPNs (table
-7.3), the water heater's service points (table 6.9.8, DSA 101).
+7.3) and the "Service Points" tables of the device types (chapter 6).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 import can
 import httpx
+import pytest
 import websockets
 
 from backend.core.config import DashboardSettings
@@ -64,7 +65,79 @@ def test_spn_rule_on_the_spec_example() -> None:
     assert decode_spn(12, dsa=101)["spn_name"] == "Node firmware"
     assert decode_spn(12, dsa=101)["instance"] is None
     # Chassis mobility (DSA 252) is single-instance: SPN 258 is the park brake (table 6.11.7).
-    assert decode_spn(258, dsa=252)["spn_name"] == "Park brake"
+    assert decode_spn(258, dsa=252)["spn_name"] == "Park Brake"
+
+
+def _multi(msb: int, isb: int, lsb: int) -> int:
+    """The 19-bit SPN field of a multi-instance fault: MSB, ISB (instance), 3 bits (3.2.5.5)."""
+    return msb << 11 | isb << 3 | lsb
+
+
+# Device-specific SPNs written out from the "Service Points" tables of chapter 6:
+# (DSA, SPN field, SPN after the rule, instance, name in the table, device type)
+DEVICE_CASES = [
+    # 6.14.5 slide room (DSA 84-87): MSB 0 ISB 32 LSb 2 "Park Brake" (node-global, 32 << 3 | 2);
+    # MSB 2 LSb 1 "Slide Lock Limit Switch - Upper Rear" for room 3
+    (84, 258, 258, None, "Park Brake", "slide room"),
+    (85, _multi(2, 3, 1), 17, 3, "Slide Lock Limit Switch – Upper Rear", "slide room"),
+    (87, _multi(7, 1, 3), 59, 1, "Current – Motor 4", "slide room"),
+    # 6.13.12 leveling (DSA 81, single-instance): 276 "Hydraulic Pump manifold high pressure
+    # switch", 339 "Hydraulic Pump Motor Contactor"
+    (81, 276, 276, None, "Hydraulic Pump manifold high pressure switch", "leveling system"),
+    (81, 339, 339, None, "Hydraulic Pump Motor Contactor", "leveling system"),
+    # 6.17.10 air conditioner (DSA 103-106): MSB 1 LSb 1 "Compressor", MSB 2 LSb 7 "Defrost
+    # Lockout"
+    (103, _multi(1, 2, 1), 9, 2, "Compressor", "air conditioner"),
+    (106, _multi(2, 1, 7), 23, 1, "Defrost Lockout", "air conditioner"),
+    # 6.15.5 furnace (DSA 94-96): MSB 3 LSb 2 "Flame failure"
+    (94, _multi(3, 1, 2), 26, 1, "Flame failure", "furnace"),
+    # 6.9.8 water heater: MSB 4 LSb 1 "Glow plug", MSB 5 LSb 2 "Burner Control Unit"
+    (101, _multi(4, 1, 1), 33, 1, "Glow plug", "water heater"),
+    (102, _multi(5, 1, 2), 42, 1, "Burner Control Unit", "water heater"),
+    # 6.12.6 active air suspension (DSA 126): 262 "AAS Mode"
+    (126, 262, 262, None, "AAS Mode", "active air suspension"),
+    # 6.28.6 tank (DSA 72): MSB 1 LSb 1 "Tank Size" for the black tank (instance 1)
+    (72, _multi(1, 1, 1), 9, 1, "Tank Size", "tank"),
+    # 6.31.4 waste dump (DSA 129): 257 "Gray Dump Valve"
+    (129, 257, 257, None, "Gray Dump Valve", "waste dump"),
+    # 6.35.9 generator demand (DSA 65): MSB 0 ISB 32 LSb 0 "Generator"
+    (65, 256, 256, None, "Generator", "generator demand (AGS)"),
+    # 6.42.4 DC disconnect (DSA 139): MSB 1 LSb 4 "Contact Current"
+    (139, _multi(1, 2, 4), 12, 2, "Contact Current", "DC disconnect"),
+    # 6.49.17 battery (DSA 70): MSB 1 LSb 3 "Temperature"
+    (70, _multi(1, 1, 3), 11, 1, "Temperature", "battery"),
+    # 6.52.4 refrigerator (DSA 107): MSB 3 LSb 7 "Cooling System Pressure Low"
+    (107, _multi(3, 1, 7), 31, 1, "Cooling System Pressure Low", "refrigerator"),
+    # 6.53.4 TV lift (DSA 118/119): MSB 1 LSb 5 "Lift Storage Limit Switch"
+    (119, _multi(1, 1, 5), 13, 1, "Lift Storage Limit Switch", "TV lift"),
+    # 6.37.15 tire monitor (DSA 133): MSB 1 LSb 4 "Loss of Signal" for tire 6
+    (133, _multi(1, 6, 4), 12, 6, "Loss of Signal", "tire monitor"),
+]
+
+
+@pytest.mark.parametrize(("dsa", "raw", "spn", "instance", "name", "device"), DEVICE_CASES)
+def test_device_specific_spns_are_named_from_the_spec_tables(
+    dsa: int, raw: int, spn: int, instance: int | None, name: str, device: str
+) -> None:
+    decoded = decode_spn(raw, dsa=dsa)
+    assert (decoded["spn"], decoded["instance"], decoded["spn_name"]) == (spn, instance, name)
+    assert decoded["device_type"] == device
+    assert decoded["spn_encoding"] == ("single_instance" if instance is None else "multi_instance")
+
+
+def test_a_spn_the_device_table_does_not_list_has_no_name() -> None:
+    # 6.14.5 lists MSB 0 ISB 32 LSb 1 as "(Unused)"; a leveling SPN 283 is not in 6.13.12
+    assert decode_spn(257, dsa=84)["spn_name"] is None
+    assert decode_spn(283, dsa=81)["spn_name"] is None
+    # a device type without a service point table (generator, DSA 64): number only
+    assert decode_spn(300, dsa=64) == {
+        "spn": 300,
+        "spn_raw": 300,
+        "spn_encoding": "single_instance",
+        "instance": None,
+        "spn_name": None,
+        "device_type": None,
+    }
 
 
 def _service(settings: DashboardSettings | None = None) -> tuple[DashboardService, Any]:
@@ -101,7 +174,7 @@ async def test_water_heater_fault_decoded_with_the_spec_names_and_cleared() -> N
             "spn_raw": 1 << 11 | 2 << 3 | 1,
             "spn_encoding": "multi_instance",
             "instance": 2,
-            "spn_name": "Water temperature",
+            "spn_name": "Water Temperature",
             "device_type": "water heater",
             "fmi": 0,
             "fmi_meaning": "Datum value above normal range",
@@ -114,7 +187,7 @@ async def test_water_heater_fault_decoded_with_the_spec_names_and_cleared() -> N
         assert fault["first_seen"] == fault["last_seen"]
         summary = service.summary()
         assert [a["message"] for a in summary["alerts"] if a["kind"] == "fault"] == [
-            "Device at address 101 reports a fault: SPN 9 Water temperature (instance 2), "
+            "Device at address 101 reports a fault: SPN 9 Water Temperature (instance 2), "
             "FMI 0 Datum value above normal range"
         ]
         # A red standard-SPN fault from another device sorts first.
@@ -154,7 +227,7 @@ async def test_the_route_lists_a_bus_fault_and_the_fault_clears() -> None:
         peer.send(can.Message(arbitration_id=dm_rv_id(0x65), data=WATER_HEATER_FAULT))
         body = await until(http, "/api/diagnostics", lambda b: b["faults"])
         (fault,) = body["faults"]
-        assert (fault["spn_name"], fault["instance"], fault["fmi"]) == ("Water temperature", 2, 0)
+        assert (fault["spn_name"], fault["instance"], fault["fmi"]) == ("Water Temperature", 2, 0)
         assert body["dropped"] == 0 and body["max_faults"] == 256
         peer.send(can.Message(arbitration_id=dm_rv_id(0x65), data=WATER_HEATER_OK))
         await until(http, "/api/diagnostics", lambda b: not b["faults"])

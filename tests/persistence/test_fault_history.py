@@ -62,7 +62,7 @@ async def test_a_fault_appears_clears_and_survives_a_restart(
         assert fault["fault_id"] == WATER_HEATER_ID
         assert fault["active"] is True and fault["cleared_at"] is None
         assert (fault["source"], fault["dsa"], fault["spn"], fault["instance"]) == (101, 101, 9, 2)
-        assert (fault["spn_name"], fault["fmi"]) == ("Water temperature", 0)
+        assert (fault["spn_name"], fault["fmi"]) == ("Water Temperature", 0)
         assert fault["fmi_meaning"] == "Datum value above normal range"
         assert fault["occurrence_count"] == 3
         assert (fault["yellow_lamp"], fault["red_lamp"], fault["severity"]) == (
