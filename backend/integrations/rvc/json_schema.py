@@ -15,7 +15,12 @@ from typing import Any
 from backend.integrations.rvc.fields import FLAG_ERROR, FLAG_OUT_OF_RANGE, FLAG_RESERVED, Field
 from backend.integrations.rvc.fields import FLAG_UNDEFINED as _UNDEFINED
 from backend.integrations.rvc.spec import DgnDefinition, RVCSpec
-from backend.integrations.rvc.special import DM_RV, PRODUCT_ID
+from backend.integrations.rvc.special import (
+    DM_RV,
+    PRODUCT_ID,
+    TANK_GEOMETRY_COMMAND,
+    TANK_GEOMETRY_STATUS,
+)
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "https://coachiq.invalid/schemas/rvc-messages.schema.json"
@@ -33,10 +38,25 @@ _DTC: dict[str, Any] = {
         "dsa_extension": {"type": ["integer", "null"], "minimum": 0, "maximum": 254},
     },
 }
+_BYTE: dict[str, Any] = {"type": ["integer", "null"], "minimum": 0, "maximum": 252}
+_TANK_POINT: dict[str, Any] = {
+    "type": "object",
+    "required": ["point", "level", "precision", "table_value"],
+    "additionalProperties": False,
+    "properties": {
+        "point": {"type": "integer", "minimum": 1},
+        "level": _BYTE,
+        "precision": _BYTE,
+        "table_value": {"type": ["integer", "null"], "minimum": 0, "maximum": 65532},
+    },
+}
+_TANK_TABLE: dict[str, Any] = {"table": {"type": "array", "items": _TANK_POINT}}
 # Signals that the special handling adds (backend.integrations.rvc.special), by DGN.
 _EXTRA_SIGNALS: dict[int, dict[str, Any]] = {
     PRODUCT_ID: dict.fromkeys(("make", "model", "serial_number", "unit_number"), _NULLABLE_TEXT),
     DM_RV: {"dtcs": {"type": "array", "items": _DTC}, "bank_select": {"type": ["integer", "null"]}},
+    TANK_GEOMETRY_STATUS: _TANK_TABLE,
+    TANK_GEOMETRY_COMMAND: _TANK_TABLE,
 }
 
 

@@ -1,4 +1,4 @@
-"""DGNs that need more than the field table: PRODUCT_ID text fields and DM_RV trouble codes."""
+"""DGNs that need more than the field table: PRODUCT_ID text, DM_RV codes, tank geometry tables."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 
 PRODUCT_ID = 0x0FEEB
 DM_RV = 0x1FECA
+TANK_GEOMETRY_STATUS = 0x1FFB5
+TANK_GEOMETRY_COMMAND = 0x1FFB4
 
 FMI_NOT_AVAILABLE = 31
 _DTC_BYTES = 5
@@ -58,7 +60,44 @@ def dm_rv_fields(data: bytes, signals: dict[str, Any]) -> None:
     signals["dtcs"] = dtcs
 
 
+_POINT_BYTES = 4  # level uint8, precision uint8, table value uint16 (table 6.28.4b)
+
+
+def _u(value: int, not_available: int) -> int | None:
+    """The data type's special values (3.2.3: all ones and the two below) are null."""
+    return None if value >= not_available - 2 else value
+
+
+def tank_geometry_fields(data: bytes, signals: dict[str, Any]) -> None:
+    """Add ``table``: every point of a TANK_GEOMETRY_STATUS / _COMMAND table (6.28.4, 6.28.5).
+
+    The table starts at byte 2 and has one 4-byte entry per point (level, precision, table
+    value, LSB first); "additional table entries may follow in the same format", as many as
+    byte 1 (number of entries) says. Points 1 and 2 are also the DGN's own signals; ``table``
+    lists them all, point 1 first. Entries the data does not hold completely are left out; when
+    the number of entries is not available (FFh) every complete entry is listed.
+    """
+    count = data[1] if len(data) > 1 else 0
+    held = max(0, (len(data) - 2) // _POINT_BYTES)
+    if count < 0xFD:
+        held = min(held, count)
+    table = []
+    for n in range(held):
+        start = 2 + n * _POINT_BYTES
+        table.append(
+            {
+                "point": n + 1,
+                "level": _u(data[start], 0xFF),
+                "precision": _u(data[start + 1], 0xFF),
+                "table_value": _u(int.from_bytes(data[start + 2 : start + 4], "little"), 0xFFFF),
+            }
+        )
+    signals["table"] = table
+
+
 EXTRAS: dict[int, Callable[[bytes, dict[str, Any]], None]] = {
     PRODUCT_ID: product_id_fields,
     DM_RV: dm_rv_fields,
+    TANK_GEOMETRY_STATUS: tank_geometry_fields,
+    TANK_GEOMETRY_COMMAND: tank_geometry_fields,
 }
