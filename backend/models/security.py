@@ -149,3 +149,27 @@ class AuditList(BaseModel):
 
     entries: list[AuditEntryView]
     dropped: int = Field(..., description="Entries pushed out of the in-memory ring.")
+
+
+UnitSystem = Literal["metric", "us"]
+
+
+class Preferences(BaseModel):
+    """The calling account's preferences, and the server's default they override."""
+
+    units: UnitSystem | None = Field(
+        ..., description="The account's display units; null when it has not chosen."
+    )
+    default_units: UnitSystem = Field(
+        ..., description="COACHIQ_UNITS__SYSTEM: what the dashboard uses when nobody chose."
+    )
+
+
+class PreferencesUpdate(_Strict):
+    """A change of the calling account's preferences."""
+
+    units: UnitSystem = Field(
+        ...,
+        description="metric (°C, L, kPa, km/h) or us (°F, gal, psi, mph). Only the dashboard "
+        "converts; the API stays SI.",
+    )

@@ -27,6 +27,7 @@ TOKEN_PREFIX = "ciq_"
 MAX_PASSWORD_LENGTH = 1024
 MAX_SESSIONS_PER_USER = 20
 MAX_TOKENS = 200
+UNIT_SYSTEMS = ("metric", "us")
 # Session and token last use are written to the file at most this often (not on every request).
 TOUCH_INTERVAL = 60.0
 
@@ -210,6 +211,28 @@ class Accounts:
             _drop_sessions(data, name)
 
         self.store.update(change)
+
+    def preferences(self, name: str) -> dict[str, Any]:
+        """The account's stored preferences (``units``: ``metric``, ``us`` or None when unset)."""
+        user = self._existing(self.store.data(), name)
+        stored = user.get("preferences") or {}
+        units = stored.get("units")
+        return {"units": units if units in UNIT_SYSTEMS else None}
+
+    def set_preferences(self, name: str, *, units: str) -> dict[str, Any]:
+        """Store the account's display units (``metric`` or ``us``); returns the preferences."""
+        if units not in UNIT_SYSTEMS:
+            raise AccountError(
+                f"units: {units!r} is not allowed; use 'metric' or 'us'", field="units"
+            )
+
+        def change(data: dict[str, Any]) -> None:
+            user = self._existing(data, name)
+            user.setdefault("preferences", {})["units"] = units
+            user["updated_at"] = self._clock()
+
+        self.store.update(change)
+        return self.preferences(name)
 
     def verify(self, name: str, password: str) -> Principal | None:
         """The account's principal when the password is right, else None (slow: ~0.1 s)."""

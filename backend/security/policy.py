@@ -42,6 +42,8 @@ ROUTE_ROLES: Final[dict[str, str]] = {
     "POST /api/auth/setup": PUBLIC,
     "POST /api/auth/logout": PUBLIC,
     "POST /api/auth/logout-all": Role.VIEWER,
+    "GET /api/security/me/preferences": Role.VIEWER,
+    "PUT /api/security/me/preferences": Role.VIEWER,
     # accounts, tokens and the audit (admin)
     "GET /api/security/users": Role.ADMIN,
     "POST /api/security/users": Role.ADMIN,

@@ -17,6 +17,8 @@ from backend.models.security import (
     AuthStatus,
     LoginRequest,
     LogoutResponse,
+    Preferences,
+    PreferencesUpdate,
     SetupRequest,
     TokenCreate,
     TokenCreated,
@@ -197,6 +199,73 @@ async def logout_all(
         detail=f"{ended} sessions",
     )  # fmt: skip
     return {"sessions_ended": ended}
+
+
+# --- the caller's own account ----------------------------------------------------------------
+
+_NOT_AN_ACCOUNT = error_responses(
+    s409="The caller is an API token, or authentication is off: preferences are per account "
+    "(the dashboard then keeps its choice in the browser)."
+)
+
+
+def _account_of(principal: Principal) -> JSONResponse | None:
+    if principal.kind == "user":
+        return None
+    message = (
+        f"preferences are kept per account; the caller is {principal.label} "
+        "(an API token, or authentication is off)"
+    )
+    return JSONResponse(problem(409, message, "authorization"), status_code=409)
+
+
+def _preferences(security: SecurityService, request: Request, name: str) -> dict[str, Any]:
+    default = request.app.state.settings.units.system
+    return {**security.accounts.preferences(name), "default_units": default}
+
+
+@router.get(
+    "/me/preferences",
+    response_model=Preferences,
+    responses=_NOT_AN_ACCOUNT,
+    summary="My preferences",
+)
+async def my_preferences(
+    request: Request,
+    principal: Principal = Depends(get_principal),
+    security: SecurityService = Depends(get_security_service),
+) -> Any:
+    """The logged-in account's display units (null when it has not chosen) and the default."""
+    refused = _account_of(principal)
+    if refused is not None:
+        return refused
+    try:
+        return _preferences(security, request, principal.name)
+    except AccountError as exc:
+        return _account_error(exc)
+
+
+@router.put(
+    "/me/preferences",
+    response_model=Preferences,
+    responses=_NOT_AN_ACCOUNT,
+    summary="Change my preferences",
+)
+async def change_my_preferences(
+    body: PreferencesUpdate,
+    request: Request,
+    principal: Principal = Depends(get_principal),
+    security: SecurityService = Depends(get_security_service),
+) -> Any:
+    """Store the logged-in account's display units; the dashboard applies them after login."""
+    refused = _account_of(principal)
+    if refused is not None:
+        return refused
+    try:
+        await asyncio.to_thread(security.accounts.set_preferences, principal.name, units=body.units)
+        return _preferences(security, request, principal.name)
+    except AccountError as exc:
+        return _account_error(exc)
 
 
 # --- accounts (admin) -----------------------------------------------------------------------

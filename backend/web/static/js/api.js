@@ -50,3 +50,4 @@ function describe(data) {
 
 export const getJSON = (path, timeoutMs) => request("GET", path, undefined, timeoutMs);
 export const postJSON = (path, body, timeoutMs) => request("POST", path, body, timeoutMs);
+export const putJSON = (path, body, timeoutMs) => request("PUT", path, body, timeoutMs);

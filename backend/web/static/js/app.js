@@ -1,7 +1,7 @@
 // CoachIQ dashboard entry point: views, routing, theme and the live connection.
 
 import { AlertsView } from "./alerts.js";
-import { getJSON } from "./api.js";
+import { getJSON, putJSON } from "./api.js";
 import { authStatus, showBanner, showLogin, showUser, watchSession } from "./auth.js";
 import { CanView } from "./can.js";
 import { CoachView } from "./coach.js";
@@ -10,7 +10,7 @@ import { EntityStream } from "./live.js";
 import { SecurityView } from "./security.js";
 import { SafetyBar } from "./safety.js";
 import { Store } from "./store.js";
-import { setServerDefault, setUnitSystem, unitSystem } from "./units.js";
+import { setServerDefault, setUnitSystem, unitSystem, useAccount } from "./units.js";
 import { WizardView } from "./wizard.js";
 
 const CONNECTION_TEXT = {
@@ -55,6 +55,27 @@ function setupUnits(store) {
   });
 }
 
+const PREFERENCES = "/api/security/me/preferences";
+
+// A logged-in account keeps its units: apply its choice, and save a change to it.
+async function loadAccountUnits(status, store) {
+  if (status?.principal?.kind !== "user") return;
+  try {
+    const prefs = await getJSON(PREFERENCES);
+    setServerDefault(prefs.default_units);
+    useAccount(prefs.units, (system) => {
+      putJSON(PREFERENCES, { units: system }).catch((error) => {
+        console.warn(`units not saved to the account: ${error.message}`);
+      });
+    });
+  } catch (error) {
+    console.warn(`account preferences unavailable: ${error.message}`);
+    return;
+  }
+  showUnits();
+  store.emitAll();
+}
+
 function showConnection(state) {
   const node = document.getElementById("conn");
   node.dataset.state = state;
@@ -95,6 +116,7 @@ async function main() {
   for (const node of document.querySelectorAll(".admin-only")) node.hidden = !admin;
   const store = new Store();
   setupUnits(store);
+  await loadAccountUnits(status, store);
   const coach = new CoachView(store);
   const alerts = new AlertsView(store, { onSummary: (s) => coach.showGlance(s) });
   const can = new CanView();

@@ -1,6 +1,7 @@
 // Display units: the API gives SI values (the metadata names each unit); the dashboard shows
-// metric or US customary, chosen per browser (localStorage), by default the server's
-// COACHIQ_UNITS__SYSTEM (the metadata's units_system).
+// metric or US customary. The logged-in account's choice (/api/security/me/preferences) wins;
+// without an account (authentication off, or the account has not chosen) the browser's choice
+// (localStorage), else the server's COACHIQ_UNITS__SYSTEM (the metadata's units_system).
 
 const STORAGE_KEY = "coachiq-units";
 const LITRES_PER_GALLON = 3.785411784;
@@ -19,22 +20,42 @@ const US = {
 };
 
 let serverDefault = "metric";
+let accountChoice = null;
+let saveToAccount = null;
 const listeners = new Set();
+const valid = (system) => system === "metric" || system === "us";
 
 /** The server's default (from the metadata), used while this browser has no choice stored. */
 export function setServerDefault(system) {
-  if (system === "metric" || system === "us") serverDefault = system;
+  if (valid(system)) serverDefault = system;
 }
 
-/** "metric" or "us": this browser's choice, else the server's default. */
+/**
+ * A logged-in account: its stored choice (null when none) wins over the browser's, and
+ * ``save(system)`` stores a change in the account.
+ */
+export function useAccount(choice, save) {
+  accountChoice = valid(choice) ? choice : null;
+  saveToAccount = save;
+  for (const fn of listeners) fn(unitSystem());
+}
+
+/** "metric" or "us": the account's choice, else this browser's, else the server's default. */
 export function unitSystem() {
+  if (accountChoice) return accountChoice;
   const stored = localStorage.getItem(STORAGE_KEY);
-  return stored === "metric" || stored === "us" ? stored : serverDefault;
+  return valid(stored) ? stored : serverDefault;
 }
 
-/** Store this browser's choice and tell the views. */
+/** Store the choice (in the account when logged in, else in this browser) and tell the views. */
 export function setUnitSystem(system) {
-  localStorage.setItem(STORAGE_KEY, system);
+  if (!valid(system)) return;
+  if (saveToAccount) {
+    accountChoice = system;
+    saveToAccount(system);
+  } else {
+    localStorage.setItem(STORAGE_KEY, system);
+  }
   for (const fn of listeners) fn(system);
 }
 
