@@ -325,7 +325,10 @@ def step(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     bottom, front = s.get("obstruction_sensor_bottom"), s.get("obstruction_sensor_front_face")
     out["operation_mode"] = s.get("step_operation_mode")
     out["obstruction"] = (
-        None if bottom is None and front is None else "obstruction_detected" in (bottom, front)
+        None
+        if bottom is None and front is None
+        else bottom == "obstruction_detected_at_underside_of_switch"  # 6.48.1b, as printed
+        or front == "obstruction_detected_at_front_face_of_step"
     )
     return out
 
@@ -341,11 +344,16 @@ _JACK_NAMES = (
     "tongue",
 )
 _AUX_JACKS = ("auxiliary_jack_1", "auxiliary_jack_2", "auxiliary_jack_3", "auxiliary_jack_4")
+# LEVELING_CONTROL_STATUS byte 7 (table 6.13.2b): signal, its 01b label, the lockout's name
 _LEVELING_LOCKOUTS = (
-    ("park_brake", "park brake"),
-    ("ignition_key", "ignition"),
-    ("low_voltage", "low voltage"),
-    ("other_lockout", "other lockout"),
+    ("park_brake", "leveling_system_may_not_operate_because_of_park_brake_status", "park brake"),
+    ("ignition_key", "leveling_system_may_not_operate_because_of_ignition_status", "ignition"),
+    ("low_voltage", "leveling_system_may_not_operate_because_of_low_voltage_status", "low voltage"),
+    (
+        "other_lockout",
+        "leveling_system_may_not_operate_because_of_an_additional_lockout",
+        "other lockout",
+    ),
 )
 
 
@@ -388,9 +396,7 @@ def leveling_control(s: Mapping[str, Any], role: str | None, m: Labelled = None)
     else:
         motion = "stopped"
     out["motion"] = motion
-    locks = [
-        text for name, text in _LEVELING_LOCKOUTS if str(s.get(name, "")).startswith("may_not")
-    ]
+    locks = [text for name, label, text in _LEVELING_LOCKOUTS if s.get(name) == label]
     out["lockout"] = ", ".join(locks) if locks else None
     out["excessive_slope"] = "warning" in (
         s.get("excessive_slope_initial_warning"),

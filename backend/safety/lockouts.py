@@ -37,10 +37,22 @@ _AWNING_BITS = (
 )
 # LEVELING_CONTROL_STATUS (6.13.2) byte 7: "Leveling system may not operate because of ..."
 _LEVELING_BITS = (
-    ("park_brake", "may_not_operate_because_of_park_brake_status", "park brake status"),
-    ("ignition_key", "may_not_operate_because_of_ignition_status", "ignition status"),
-    ("low_voltage", "may_not_operate_because_of_low_voltage_status", "low voltage"),
-    ("other_lockout", "may_not_operate_because_of_an_additional_lockout", "an additional lockout"),
+    (
+        "park_brake",
+        "leveling_system_may_not_operate_because_of_park_brake_status",
+        "park brake status",
+    ),
+    (
+        "ignition_key",
+        "leveling_system_may_not_operate_because_of_ignition_status",
+        "ignition status",
+    ),
+    ("low_voltage", "leveling_system_may_not_operate_because_of_low_voltage_status", "low voltage"),
+    (
+        "other_lockout",
+        "leveling_system_may_not_operate_because_of_an_additional_lockout",
+        "an additional lockout",
+    ),
 )
 # AWNING_STATUS_2 bytes 3 and 4: bit n set -> locked out while chassis condition n holds:
 # (bit, what, CHASSIS_MOBILITY_STATUS signal, the values in which the condition holds).

@@ -150,7 +150,7 @@ def test_step_status_decodes_position_and_motion() -> None:
     assert state == {
         "motion": "extending",
         "position": 100.0,
-        "operation_mode": "user_operated_switch",
+        "operation_mode": "step_extends_retracts_with_user_operated_switch",
         "obstruction": False,
     }
     state = _read("step", "native", 0x1FE89, "01 00 01 00 F1 FF FF FF")

@@ -250,7 +250,11 @@ class StepModel(_Travel):
     product = "SimStep 1"
     speed = 50.0  # two seconds end to end
     # STEP_COMMAND / STEP_STATUS byte 1 (0 user switch, 1 door switch, 2 stay extended)
-    MODES = ("user_operated_switch", "door_switch", "stay_extended")
+    MODES = (
+        "step_extends_retracts_with_user_operated_switch",
+        "step_will_extend_retract_with_the_door_switch",
+        "step_will_stay_extended_regardless_of_door_position",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -282,8 +286,8 @@ class StepModel(_Travel):
             "step_operation_mode": self.MODES[self.mode],
             "motion": ("no_motion", "extending", "retracting")[self.motion],
             "position": round(self.position * 2) / 2,
-            "obstruction_sensor_bottom": "no_obstruction",
-            "obstruction_sensor_front_face": "no_obstruction",
+            "obstruction_sensor_bottom": "no_obstruction_detected_at_underside_of_step",
+            "obstruction_sensor_front_face": "no_obstruction_detected_at_front_face_of_step",
         }
 
 
@@ -450,17 +454,17 @@ class LevelingModel(DeviceModel):
                 "warning" if any(v > 0 for v in self.extension.values()) else "no_warning"
             ),
             "park_brake": (
-                "may_not_operate_because_of_park_brake_status"
+                "leveling_system_may_not_operate_because_of_park_brake_status"
                 if "park_brake" in locks
                 else "leveling_system_may_operate"
             ),
             "ignition_key": (
-                "may_not_operate_because_of_ignition_status"
+                "leveling_system_may_not_operate_because_of_ignition_status"
                 if "ignition_key" in locks
                 else "leveling_system_may_operate"
             ),
             "low_voltage": (
-                "may_not_operate_because_of_low_voltage_status"
+                "leveling_system_may_not_operate_because_of_low_voltage_status"
                 if "low_voltage" in locks
                 else "leveling_system_may_operate"
             ),
