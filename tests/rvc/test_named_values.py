@@ -95,6 +95,27 @@ CASES = [
      "for non-instanced devices"),
     ("DC_COMPONENT_DRIVER_STATUS_1", "FF FF FF FF FF FF FF FF", "driver_index", 255,
      "acceptable for devices with a single driver"),
+    # Second sweep. 6.18.10b GENERATOR_DC_STATUS_2 / 6.20.9b CHARGER_STATUS_2 byte 1 "DC Source
+    # instance (DEPRECATED)": "0 = invalid", "255 = Unknown" (the byte was missing); charger
+    # instance "0 = Invalid".
+    ("GENERATOR_DC_STATUS_2", "01 FF 05 FF FF FF FF FF", "dc_source_instance_deprecated", 255,
+     "Unknown"),
+    ("CHARGER_STATUS_2", "01 00 05 FF FF FF FF FF", "dc_source_instance_deprecated", 0,
+     "invalid"),
+    ("CHARGER_STATUS_2", "00 01 05 FF FF FF FF FF", "charger_instance", 0, "Invalid"),
+    # 6.47.1b GENERIC_ALARM_STATUS / 6.47.2b GENERIC_ALARM_COMMAND byte 5 device instance: "If
+    # the device type is multi-instances, FFh = All Instances"
+    ("GENERIC_ALARM_STATUS", "01 65 FD FF FF FF FF FF", "device_instance", 255, "All Instances"),
+    ("GENERIC_ALARM_COMMAND", "01 65 FD FF FF FF FF FF", "device_instance", 255, "All Instances"),
+    # 6.49.15b BATTERY_SUMMARY byte 1 DC source instance: "0 = not assigned to a DC Instance at
+    # this time", "255 - Unspecified"
+    ("BATTERY_SUMMARY", "01 00 01 04 04 FF FF FF", "dc_source_instance", 0,
+     "not assigned to a DC Instance at this time"),
+    ("BATTERY_SUMMARY", "01 FF 01 04 04 FF FF FF", "dc_source_instance", 255, "Unspecified"),
+    # 6.24.4b DC_DIMMER_STATUS_3 byte 4: "240 = 240 or more seconds remaining (as in the case
+    # of the minute increment values)"
+    ("DC_DIMMER_STATUS_3", "01 FF C8 FF F0 FF FF FF", "delay_duration", 240,
+     "240 or more seconds remaining"),
     # The families that had these already: 6.22.4 DC_LOAD_COMMAND "241 = 5 min",
     # 6.28.2 TANK_STATUS "16 — Second fresh water", 6.20.4 CHARGER_COMMAND "0 = All".
     ("DC_LOAD_COMMAND", "01 FF C8 FC 00 F1 FF FF", "delay_duration", 300, "5 min"),
