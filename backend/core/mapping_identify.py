@@ -4,6 +4,12 @@ The wizard's "identify" sends the same frames an entity of that type would send 
 table's encoder): on, off, three times, then back to the level the device reported before. Only
 switched outputs blink (``light``, ``dc_load``, ``ac_load``); motors never move from here: for
 them the wizard watches which instance changes while the owner works the coach's own switch.
+
+An unmapped dimmer or load output may be half of a motor pair (a slide or awning wired to two
+dimmer outputs), so identify is under the motion-safety rules: the ``guard`` (the safety gate's
+coach-is-moving interlock) refuses it unless the coach is parked (:class:`IdentifyRefusedError`,
+409), and is asked again before every blink; when the coach stops being parked the output is
+switched off and the run ends. The API also requires the caller's ``motion`` grant.
 """
 
 from __future__ import annotations
@@ -32,6 +38,14 @@ Send = Callable[..., Awaitable[None]]
 class IdentifyError(Exception):
     """The device cannot be identified this way; the message names the field and why."""
 
+    status_code = 422
+
+
+class IdentifyRefusedError(IdentifyError):
+    """Identify refused by the coach-is-moving interlock (HTTP 409, names the reason)."""
+
+    status_code = 409
+
 
 @dataclass(slots=True)
 class _Run:
@@ -40,6 +54,7 @@ class _Run:
     blinks: int
     task: asyncio.Task[None] | None = None
     sent: list[str] = field(default_factory=list)
+    ended: str | None = None  # why the run stopped early (the interlock)
 
 
 class DeviceIdentifier:
@@ -56,6 +71,7 @@ class DeviceIdentifier:
         interface: str = "house",
         blinks: int = 3,
         interval: float = 0.7,
+        guard: Callable[[], str | None] | None = None,
     ) -> None:
         self.manager = manager
         self.spec = spec
@@ -65,8 +81,14 @@ class DeviceIdentifier:
         self.interface = interface
         self.blinks = blinks
         self.interval = interval
+        self._guard = guard
         self._runs: dict[tuple[str, int], _Run] = {}
-        self.stats = {"identified": 0, "frames": 0, "refused": 0}
+        self.ended: list[dict[str, Any]] = []  # runs the interlock ended (the last few)
+        self.stats = {"identified": 0, "frames": 0, "refused": 0, "interlocked": 0}
+
+    def refusal(self) -> str | None:
+        """Why an output may not be switched now (the coach is not parked), or None."""
+        return self._guard() if self._guard is not None else None
 
     def running(self) -> list[dict[str, Any]]:
         """Identifications in progress."""
@@ -80,6 +102,7 @@ class DeviceIdentifier:
 
         Raises:
             IdentifyError: unknown DGN or instance not seen, not a switched output, or busy.
+            IdentifyRefusedError: the coach is not parked (the interlock names why).
         """
         definition = self.spec.get(dgn) if isinstance(dgn, str | int) else None
         if definition is None:
@@ -110,6 +133,13 @@ class DeviceIdentifier:
             raise IdentifyError(
                 f"type: {definition.name} is not a switched light or load; identify a motor or "
                 "a sensor by watching its values change while you use the coach's own switch"
+            )
+        reason = self.refusal()
+        if reason is not None:
+            self.stats["refused"] += 1
+            raise IdentifyRefusedError(
+                f"identify refused: {reason} (an unmapped output may drive a motor; it is "
+                "switched only while the coach is parked)"
             )
         key = (definition.name, instance)
         if key in self._runs:
@@ -146,6 +176,15 @@ class DeviceIdentifier:
         restore = {key: float(level)} if on_before else {"state": "off"}  # pyright: ignore[reportArgumentType]
         try:
             for _ in range(run.blinks):
+                reason = self.refusal()
+                if reason is not None:
+                    run.ended = reason
+                    restore = {"state": "off"}  # never back on while the coach may move
+                    self.stats["interlocked"] += 1
+                    self.ended.append({"dgn": run.key[0], "instance": run.key[1], "ended": reason})
+                    del self.ended[:-10]
+                    logger.warning("identify of %s %d ended: %s", *run.key, reason)
+                    break
                 await self._command(run, control, instance, {key: 100.0})
                 await asyncio.sleep(self.interval)
                 await self._command(run, control, instance, {"state": "off"})

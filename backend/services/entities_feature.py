@@ -83,10 +83,18 @@ class EntitiesFeature(Feature):
             rvc.encode,
             can_service.send_can_message,
             source_address=can_service.source_address,
+            guard=self._identify_refusal,
         )
         self._unsubscribe = can_service.add_listener(self._on_frame)
         self._task = asyncio.create_task(self._check_availability(), name="entities-availability")
         logger.info("Coach mapping %s: %d entities", mapping.path, len(mapping.entities))
+
+    def _identify_refusal(self) -> str | None:
+        """Why the wizard may not switch an unmapped output now (the coach is not parked)."""
+        if self._gate is None:
+            return "motion safety is not running"
+        verdict = self._gate.verdict()
+        return None if verdict.parked else verdict.reason
 
     def _on_frame(self, event: FrameEvent) -> None:
         message = event.decoded

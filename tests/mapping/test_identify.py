@@ -9,6 +9,10 @@ import can
 from tests.mapping.conftest import Coach, wait_for
 
 DIMMER_COMMAND_2 = 0x1FEDB
+# CHASSIS_MOBILITY_STATUS 1FFF4 from 0xFC: speed 0 (bytes 2-3), byte 4 bits 0-1 park brake
+# 01b engaged / 00b released, byte 6 gear 251 (park)
+PARKED = (0x11FFF4FC, "FFFF0000FDFFFBFF")
+BRAKE_RELEASED = (0x11FFF4FC, "FFFF0000FCFFFBFF")
 
 
 def _commands(peer: can.BusABC, count: int, timeout: float = 8.0) -> list[str]:
@@ -30,6 +34,8 @@ def test_identify_blinks_an_unmapped_light_and_restores_its_level(coach: Coach) 
             for r in coach.client.get("/api/entities/unmapped").json()
         )
     )
+    coach.send(*PARKED)
+    wait_for(lambda: coach.client.get("/api/safety").json()["interlock"]["parked"])
     while coach.peer.recv(0) is not None:
         pass
     answer = coach.client.post(
@@ -93,3 +99,74 @@ async def test_identify_blinks_a_dc_load_with_its_own_command_dgn() -> None:
     levels = [data.split()[2] for _, data in sent]
     assert levels == ["C8", "00", "C8", "00", "C8", "00", "00"]
     await identifier.close()
+
+
+def _unmapped_dimmer(coach: Coach, instance: int = 10) -> None:
+    coach.send(0x19FEDA83, f"{instance:02X}FF50FCFF00FFFF")  # DC_DIMMER_STATUS_3 at 40 %
+    wait_for(
+        lambda: any(
+            r["instance"] == instance and r["name"] == "DC_DIMMER_STATUS_3"
+            for r in coach.client.get("/api/entities/unmapped").json()
+        )
+    )
+
+
+def test_identify_is_refused_unless_the_coach_is_parked(coach: Coach) -> None:
+    """An unmapped dimmer output may be half of a motor pair: no frame unless parked."""
+    _unmapped_dimmer(coach)
+    while coach.peer.recv(0) is not None:
+        pass
+    body = {"dgn": "DC_DIMMER_STATUS_3", "instance": 10}
+    unknown = coach.client.post("/api/mapping/identify", json=body)
+    assert unknown.status_code == 409, unknown.text
+    assert unknown.json()["detail"].startswith(
+        "identify refused: no CHASSIS_MOBILITY_STATUS (1FFF4) received"
+    )
+    coach.send(*BRAKE_RELEASED)
+    wait_for(
+        lambda: (
+            coach.client.get("/api/safety").json()["interlock"]["reason"] == "park brake released"
+        )
+    )
+    released = coach.client.post("/api/mapping/identify", json=body)
+    assert released.status_code == 409
+    assert released.json()["detail"].startswith("identify refused: park brake released")
+    assert _commands(coach.peer, 1, timeout=0.5) == []
+
+
+def test_identify_stops_and_switches_off_when_the_coach_starts_moving(coach: Coach) -> None:
+    _unmapped_dimmer(coach)
+    coach.send(*PARKED)
+    wait_for(lambda: coach.client.get("/api/safety").json()["interlock"]["parked"])
+    while coach.peer.recv(0) is not None:
+        pass
+    answer = coach.client.post(
+        "/api/mapping/identify", json={"dgn": "DC_DIMMER_STATUS_3", "instance": 10}
+    )
+    assert answer.status_code == 202, answer.text
+    first = _commands(coach.peer, 1)
+    assert first == ["0A FF C8 00 00 FC FF FF"]  # on at 100 %
+    coach.send(*BRAKE_RELEASED)  # the coach may roll before the second blink (0.7 s later)
+    frames = _commands(coach.peer, 4, timeout=3.0)
+    # the blink in progress goes off, then the run ends off: never on again, never back to 40 %
+    assert frames == ["0A FF 00 03 00 FC FF FF", "0A FF 00 03 00 FC FF FF"], frames
+
+
+def test_identify_needs_the_motion_grant(tmp_path) -> None:
+    from fastapi.testclient import TestClient
+
+    from backend.main import create_app
+    from tests.security.conftest import bearer, secure_settings, token_for
+
+    app = create_app(secure_settings(tmp_path))
+    with TestClient(app) as client:
+        body = {"dgn": "DC_DIMMER_STATUS_3", "instance": 10}
+        plain = bearer(token_for(client, "wizard", "admin"))
+        refused = client.post("/api/mapping/identify", json=body, headers=plain)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["motion_needed"] is True
+        assert "needs the motion grant" in refused.json()["detail"]
+        mover = bearer(token_for(client, "mover", "admin", motion=True))
+        allowed = client.post("/api/mapping/identify", json=body, headers=mover)
+        # past the grant: the device has not been seen (nothing on this bus), so 422
+        assert allowed.status_code == 422, allowed.text

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from backend.api.errors import problem
-from backend.core.dependencies import get_device_identifier, get_mapping_service
+from backend.core.dependencies import get_device_identifier, get_mapping_service, get_principal
 from backend.core.entity_errors import MappingError
 from backend.core.entity_manager import MappingChange
 from backend.core.mapping_edit import MappingEditError
@@ -31,6 +31,7 @@ from backend.models.mapping import (
     MappingText,
     NameDevice,
 )
+from backend.security.principal import NotAllowedError, Principal, Role
 
 router = APIRouter(prefix="/api/mapping", tags=["mapping"])
 
@@ -241,13 +242,39 @@ async def import_mapping(
     return _guarded(service, action)
 
 
-@router.post("/identify", status_code=202, summary="Blink an unmapped light or load")
+_IDENTIFY_ERRORS = error_responses(
+    s403="The caller lacks the motion grant (an unmapped output may drive a motor).",
+    s409="Refused by the coach-is-moving interlock: `detail` names the reason.",
+    s422="The device cannot be identified this way: `errors` names the field.",
+)
+
+
+@router.post(
+    "/identify",
+    status_code=202,
+    summary="Blink an unmapped light or load",
+    responses=_IDENTIFY_ERRORS,
+)
 async def identify(
-    body: IdentifyRequest, identifier: DeviceIdentifier = Depends(get_device_identifier)
+    body: IdentifyRequest,
+    identifier: DeviceIdentifier = Depends(get_device_identifier),
+    principal: Principal | None = Depends(get_principal),
 ) -> Any:
     """The device switches on and off three times, then back to its previous level. Motors
-    never move from here (422): watch which instance changes while using the coach's switch."""
+    never move from here (422): watch which instance changes while using the coach's switch.
+
+    An unmapped output may be half of a motor pair, so identify is under motion safety: it
+    needs the caller's ``motion`` grant (403) and a parked coach (409 naming the reason, as for
+    a slide); the blinking ends, output off, when the coach stops being parked."""
+    if principal is not None and not principal.motion:
+        denied = NotAllowedError(
+            f"{principal.label} may not identify {body.dgn} {body.instance}: an unmapped output "
+            "may drive a motor, so identify needs the motion grant (given by an admin)",
+            role_needed=Role.ADMIN,
+            motion_needed=True,
+        )
+        return JSONResponse(denied.to_dict(), status_code=denied.status_code)
     try:
         return identifier.start(body.dgn, body.instance, body.type)
     except IdentifyError as exc:
-        return _one_line(422, str(exc))
+        return _one_line(exc.status_code, str(exc))
