@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -73,14 +74,26 @@ def _read_password(from_stdin: bool) -> str:
     return first
 
 
-def _run(action: str, target: str, detail: str | None, fn) -> object:
-    accounts, audit = _accounts()
+def _call[T](accounts: Accounts, fn: Callable[[Accounts], T]) -> T:
+    """``fn(accounts)``; a refused change or an unreadable store is one line and exit 1."""
     try:
-        result = fn(accounts)
+        return fn(accounts)
     except AccountError as exc:
         raise _fail(exc.message) from None
     except StoreError as exc:
         raise _fail(str(exc)) from None
+
+
+def _read[T](fn: Callable[[Accounts], T]) -> T:
+    """Read the store (nothing is audited)."""
+    accounts, _ = _accounts()
+    return _call(accounts, fn)
+
+
+def _run[T](action: str, target: str, detail: str | None, fn: Callable[[Accounts], T]) -> T:
+    """Change the store and write the change to the security audit."""
+    accounts, audit = _accounts()
+    result = _call(accounts, fn)
     audit.record(
         action, principal=_actor(), client="cli", result="ok", target=target, detail=detail
     )
@@ -112,11 +125,7 @@ def users_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List accounts."""
-    accounts, _ = _accounts()
-    try:
-        users = accounts.users()
-    except StoreError as exc:
-        raise _fail(str(exc)) from None
+    users = _read(lambda a: a.users())
     if as_json:
         typer.echo(json.dumps(users, indent=2))
         return
@@ -149,7 +158,6 @@ def users_set_role(
         f"role {role}, motion {motion}",
         lambda a: a.set_role(name, role, motion=motion),
     )
-    assert isinstance(view, dict)
     typer.echo(f"account {name}: role {view['role']}{', motion' if view['motion'] else ''}")
 
 
@@ -179,7 +187,6 @@ def tokens_create(
         f"role {role}, motion {motion}",
         lambda a: a.create_token(name, role, motion=motion, created_by=_actor()),
     )
-    assert isinstance(result, tuple)
     typer.echo(result[0])
     typer.echo(
         f"token {name} created (role {role}{', motion' if motion else ''}); it is shown only "
@@ -193,11 +200,7 @@ def tokens_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List API tokens with their last use."""
-    accounts, _ = _accounts()
-    try:
-        tokens = accounts.tokens()
-    except StoreError as exc:
-        raise _fail(str(exc)) from None
+    tokens = _read(lambda a: a.tokens())
     if as_json:
         typer.echo(json.dumps(tokens, indent=2))
         return

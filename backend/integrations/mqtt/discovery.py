@@ -149,28 +149,26 @@ def _light(entity: Mapping[str, Any], set_topic: str, ctx: DiscoveryContext) -> 
     return {"light": light}
 
 
-def _load(entity: Mapping[str, Any], set_topic: str, ctx: DiscoveryContext) -> Components:
-    switch = _switch(
+def _state_switch(set_topic: str) -> dict[str, Any]:
+    """The switch of an entity whose ``state`` is on/off and whose command is ``set``."""
+    return _switch(
         set_topic,
         _value("state"),
         _body(command="set", state="on"),
         _body(command="set", state="off"),
     )
+
+
+def _load(entity: Mapping[str, Any], set_topic: str, ctx: DiscoveryContext) -> Components:
     return {
-        "switch": switch,
+        "switch": _state_switch(set_topic),
         "current": _sensor("Current", "current", device_class="current", unit="A"),
     }
 
 
 def _water_pump(entity: Mapping[str, Any], set_topic: str, ctx: DiscoveryContext) -> Components:
-    switch = _switch(
-        set_topic,
-        _value("state"),
-        _body(command="set", state="on"),
-        _body(command="set", state="off"),
-    )
     return {
-        "switch": switch,
+        "switch": _state_switch(set_topic),
         "running": _binary("Running", _on_off("value_json.running"), "running"),
         "pressure": _sensor("Pressure", "pressure_kpa", device_class="pressure", unit="kPa"),
     }
