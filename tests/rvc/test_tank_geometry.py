@@ -13,7 +13,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from backend.integrations.rvc import RVCConfig
+from backend.integrations.rvc import RVCConfig, encode
+from backend.integrations.rvc.errors import EncodeError, SignalValueError
 from backend.integrations.rvc.json_schema import dgn_schema
 from tests.rvc.conftest import frame
 
@@ -75,3 +76,36 @@ def test_not_available_values_are_null(rvc: RVCConfig) -> None:
         "table_value": None,
     }
     assert m.signals["table"][1] == {"point": 2, "level": 2, "precision": 2, "table_value": 1000}
+
+
+def test_the_encoder_sends_every_point_of_a_table(rvc: RVCConfig) -> None:
+    can_id, data = encode(
+        "TANK_GEOMETRY_COMMAND",
+        {"table": [{k: v for k, v in p.items() if k != "point"} for p in EXPECTED]},
+        instance=0,
+        source_address=0x80,
+        config=rvc,
+    )
+    # instance 0, 5 entries, then the five 4-byte entries: 22 bytes, a multi-packet message
+    assert data == frame(FIVE_POINTS)
+    assert can_id & 0x3FFFF00 == 0x1FFB400
+    assert rvc.decode(can_id, data).signals["table"] == EXPECTED
+
+
+def test_the_encoder_refuses_a_bad_table(rvc: RVCConfig) -> None:
+    with pytest.raises(SignalValueError, match="table"):
+        encode(
+            "TANK_GEOMETRY_COMMAND",
+            {"table": [{"level": 0, "precision": 4, "table_value": 70000}]},
+            instance=0,
+            source_address=0x80,
+            config=rvc,
+        )
+    with pytest.raises(EncodeError, match="not both"):
+        encode(
+            "TANK_GEOMETRY_COMMAND",
+            {"table": EXPECTED, "point_1_level": 0},
+            instance=0,
+            source_address=0x80,
+            config=rvc,
+        )

@@ -14,6 +14,7 @@ from backend.integrations.rvc.errors import (
 from backend.integrations.rvc.fields import Field
 from backend.integrations.rvc.frame_id import build_can_id
 from backend.integrations.rvc.spec import DgnDefinition, RVCSpec
+from backend.integrations.rvc.special import TABLE_ALLOWED, TABLE_DGNS, tank_geometry_entries
 
 FRAME_BYTES = 8
 MAX_MESSAGE_BYTES = 1785
@@ -101,6 +102,16 @@ class Encoder:
         elif instance is not None:
             raise EncodeError(f"{name} is single-instance; instance must be None")
 
+        entries: bytes | None = None
+        if definition.dgn in TABLE_DGNS and "table" in values:
+            # TANK_GEOMETRY_*: every point of the table (6.28.4b), as ``signals.table`` decodes
+            entries = tank_geometry_entries(values.pop("table"))
+            if entries is None:
+                raise SignalValueError(name, "table", "the value given", TABLE_ALLOWED)
+            given = sorted(k for k in values if k.startswith("point_"))
+            if given:
+                raise EncodeError(f"{name}: give the points in table or as {given[0]}, not both")
+            values.setdefault("number_of_entries", len(entries) // 4)
         fields = self._fields_in_play(definition, values)
         by_name = {f.name: f for f in fields}
         for key in values:
@@ -108,6 +119,8 @@ class Encoder:
                 raise UnknownSignalError(name, key, [f.name for f in fields])
 
         length = max([FRAME_BYTES, *(f.end_byte for f in fields if f.width is not None)])
+        if entries is not None:
+            length = max(FRAME_BYTES, 2 + len(entries))
         tail: bytes = b""
         for f in fields:
             if f.width is None and f.name in values:
@@ -130,6 +143,8 @@ class Encoder:
             if not f.is_int:
                 chunk = tail if f.width is None else _text_bytes(name, f, value)
                 data[f.byte : f.byte + len(chunk)] = chunk
+        if entries is not None:
+            data[2 : 2 + len(entries)] = entries
         return bytes(data)
 
     @staticmethod

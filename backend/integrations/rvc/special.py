@@ -95,6 +95,38 @@ def tank_geometry_fields(data: bytes, signals: dict[str, Any]) -> None:
     signals["table"] = table
 
 
+TABLE_DGNS = frozenset((TANK_GEOMETRY_STATUS, TANK_GEOMETRY_COMMAND))
+_ENTRY_LIMITS = (("level", 0xFF), ("precision", 0xFF), ("table_value", 0xFFFF))
+TABLE_ALLOWED = (
+    "a list of points {level: 0-252, precision: 0-252, table_value: 0-65532} (null: not "
+    "available), point 1 first"
+)
+
+
+def tank_geometry_entries(table: Any) -> bytes | None:
+    """The table entries from byte 2 on for ``table`` (as decoded), or None if it is invalid."""
+    if not isinstance(table, list | tuple) or not table:
+        return None
+    out = bytearray()
+    for n, entry in enumerate(table, start=1):
+        if not isinstance(entry, dict) or entry.get("point", n) != n:
+            return None
+        if set(entry) - {"point", "level", "precision", "table_value"}:
+            return None
+        for key, all_ones in _ENTRY_LIMITS:
+            value = entry.get(key)
+            if value is None:
+                value = all_ones
+            elif isinstance(value, bool) or not isinstance(value, int):
+                return None
+            if not 0 <= value <= all_ones:
+                return None
+            if value >= all_ones - 2 and entry.get(key) is not None:
+                return None  # the special values (3.2.3) are sent as null, not as numbers
+            out += value.to_bytes(2 if all_ones == 0xFFFF else 1, "little")
+    return bytes(out)
+
+
 EXTRAS: dict[int, Callable[[bytes, dict[str, Any]], None]] = {
     PRODUCT_ID: product_id_fields,
     DM_RV: dm_rv_fields,
