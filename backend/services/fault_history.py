@@ -155,7 +155,7 @@ class FaultHistoryWriter:
     # -- writing -------------------------------------------------------------------------------
 
     async def flush(self) -> int:
-        """Write everything queued now, in order; return how many lives were written.
+        """Write everything queued now, in order; return how many changes were written.
 
         Raises:
             Exception: the database error of a failed write (its lives are queued again).
@@ -166,9 +166,11 @@ class FaultHistoryWriter:
             if not batch:
                 return 0
             try:
+                # One write per life: its latest change (a clear carries all a raise does).
+                latest = {(life.fault_id, life.first_seen): life for life in batch}
                 async with self._db.get_session() as session:
                     repository = FaultHistoryRepository(session)
-                    for life in batch:
+                    for life in latest.values():
                         await repository.record(life)
             except BaseException as exc:
                 room = (self._queue.maxlen or 0) - len(self._queue)

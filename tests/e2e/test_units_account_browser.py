@@ -3,6 +3,7 @@ made in one browser follows the account into another, over that browser's own ch
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -44,11 +45,17 @@ def _log_in(page, server: SecureServer, name: str, browser_choice: str | None = 
     expect()(page.get_by_test_id("whoami")).to_contain_text(name)
 
 
-def _stored_units(server: SecureServer, name: str) -> str | None:
+def _stored_units(server: SecureServer, name: str, wanted: str | None) -> str | None:
+    """The account's stored units, read through the API as that account (waits for ``wanted``)."""
     with httpx.Client(base_url=server.base_url) as client:
         login = client.post("/api/auth/login", json={"name": name, "password": PASSWORD})
         assert login.status_code == 200, login.text
-        return client.get(PREFERENCES).json()["units"]
+        deadline = time.monotonic() + 10  # the dashboard saves in the background
+        while (units := client.get(PREFERENCES).json()["units"]) != wanted:
+            if time.monotonic() > deadline:
+                return units
+            time.sleep(0.2)
+        return units
 
 
 def test_the_accounts_units_follow_it_into_another_browser(browser, account_server) -> None:
@@ -63,8 +70,7 @@ def test_the_accounts_units_follow_it_into_another_browser(browser, account_serv
         toggle.click()
         expect()(toggle).to_have_text("°F")
         expect()(page.get_by_test_id(f"setpoint_heat-{ZONE}")).to_contain_text("°F")
-        page.wait_for_timeout(300)  # the PUT is sent in the background
-        assert _stored_units(account_server, "anna") == "us"
+        assert _stored_units(account_server, "anna", "us") == "us"
         assert page.evaluate("localStorage.getItem('coachiq-units')") is None
 
         # Another browser that chose metric for itself: anna's account wins there.
@@ -78,7 +84,7 @@ def test_the_accounts_units_follow_it_into_another_browser(browser, account_serv
         expect()(other.locator("#login-form")).to_be_visible()
         _log_in(other, account_server, "ben")
         expect()(other.get_by_test_id("units-toggle")).to_have_text("°C")
-        assert _stored_units(account_server, "ben") is None
+        assert _stored_units(account_server, "ben", None) is None
     finally:
         laptop.close()
         phone.close()

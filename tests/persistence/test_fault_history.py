@@ -196,3 +196,30 @@ async def test_the_writer_queue_is_bounded_and_counts_drops(database: DatabaseMa
     async with database.get_session() as session:
         lives = await FaultHistoryRepository(session).query(limit=100)
     assert len(lives) == 10 and lives[0].entities == ("light.a",)
+
+
+async def test_a_fault_raised_and_cleared_between_two_writes_is_one_closed_life(
+    database: DatabaseManager,
+) -> None:
+    writer = FaultHistoryWriter(database, flush_interval=60, clock=lambda: 1234.0)
+    record = {
+        "fault_id": "72:72:301:5",
+        "source": 72,
+        "dsa": 72,
+        "spn_raw": 301,
+        "fmi": 5,
+        "occurrence_count": 2,
+        "red_lamp": True,
+        "yellow_lamp": False,
+        "entities": [],
+        "first_seen": 1200.0,
+        "last_seen": 1200.0,
+    }
+    writer.on_diagnostic({"type": "diagnostic_fault", "active": True, "fault": record})
+    cleared = {**record, "occurrence_count": 3, "last_seen": 1230.0}
+    writer.on_diagnostic({"type": "diagnostic_fault", "active": False, "fault": cleared})
+    assert await writer.flush() == 2
+    async with database.get_session() as session:
+        (life,) = await FaultHistoryRepository(session).query()
+    assert (life.first_seen, life.last_seen, life.occurrence_count) == (1200.0, 1230.0, 3)
+    assert (life.cleared_at, life.cleared_reason, life.red_lamp) == (1234.0, "cleared", True)
