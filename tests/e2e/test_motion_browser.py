@@ -99,3 +99,50 @@ def test_chassis_absent_shows_a_permanent_notice(browser, absent_server) -> None
         screenshot(page, "motion-chassis-absent")
     finally:
         factory.close()
+
+
+def _press(page, test_id: str):
+    """Move the mouse onto a button (retrying while live updates redraw its card), press it."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    button = page.get_by_test_id(test_id)
+    box = None
+    for _ in range(20):
+        try:
+            button.scroll_into_view_if_needed(timeout=2000)
+            box = button.bounding_box(timeout=2000)
+            break
+        except PlaywrightError:
+            page.wait_for_timeout(100)
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+
+
+def _held_then_released(server: Server, page, entity_id: str, command: dict) -> None:
+    page.wait_for_timeout(1500)  # held well past the 400 ms hold timeout
+    leases = [lease for lease in safety(server)["leases"] if lease["entity_id"] == entity_id]
+    assert leases and leases[0]["command"] == command and leases[0]["renewals"] >= 5, leases
+    page.mouse.up()
+    deadline = time.monotonic() + 5
+    while any(lease["entity_id"] == entity_id for lease in safety(server)["leases"]):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    ended = [e for e in safety(server)["recent_lease_ends"] if e["entity_id"] == entity_id][-1]
+    assert ended["ran_s"] >= 1.3
+
+
+def test_jack_and_step_cards_hold_like_a_slide(open_page, server) -> None:
+    wait_parked(server)
+    page = open_page(LAPTOP)
+    expect()(page.locator("#conn")).to_have_attribute("data-state", "live")
+    jacks = "leveling.jacks"
+    expect()(page.get_by_test_id(f"jacks-down-{jacks}")).to_contain_text("0 of 4 jacks down")
+    page.get_by_test_id(f"jack-{jacks}").select_option("left_front")
+    _press(page, f"extend-{jacks}")
+    screenshot(page, "motion-jack-holding")
+    _held_then_released(server, page, jacks, {"command": "extend", "jack": "left_front"})
+    expect()(page.get_by_test_id(f"jacks-down-{jacks}")).to_contain_text("1 of 4 jacks down")
+    _press(page, "extend-step.entry")
+    _held_then_released(server, page, "step.entry", {"command": "extend"})
+    expect()(page.get_by_test_id("auto_level-leveling.jacks")).to_be_visible()

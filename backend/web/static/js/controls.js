@@ -3,7 +3,7 @@
 import { displayUnit, fromDisplay, toDisplay } from "./units.js";
 import { dateTimeText, el, fmt, humanize, pick } from "./util.js";
 
-const MOTOR_TYPES = new Set(["awning", "slide", "shade", "window_shade"]);
+const MOTOR_TYPES = new Set(["awning", "slide", "step", "shade", "window_shade"]);
 const SWITCH_TYPES = new Set(["light", "dc_load", "ac_load", "water_pump"]);
 const CLIMATE_TYPES = new Set(["thermostat", "air_conditioner", "furnace", "heat_pump", "water_heater"]);
 // set_setpoint argument -> the state key that reports it, and the label
@@ -124,7 +124,7 @@ export function renderBody(entity, metadata, send, pending) {
   const state = entity.state || {};
   const type = entity.type;
   const commands = commandsOf(entity, metadata);
-  const disabled = entity.available === false && !MOTOR_TYPES.has(type);
+  const disabled = entity.available === false && !MOTOR_TYPES.has(type) && type !== "leveling";
   const parts = [];
 
   if (SWITCH_TYPES.has(type) || (commands.has("set") && typeof state.state === "string" && ["on", "off"].includes(state.state))) {
@@ -186,6 +186,8 @@ export function renderBody(entity, metadata, send, pending) {
       ["Start battery", valueText(entity, metadata, "start_battery_voltage", pick(state, "start_battery_voltage"), 2)]]));
   } else if (MOTOR_TYPES.has(type)) {
     parts.push(...motor(entity, state, commands, send, metadata));
+  } else if (type === "leveling") {
+    parts.push(...leveling(entity, state, commands, send));
   } else if ((type === "inverter" || type === "charger") && (commands.has("enable") || commands.has("disable"))) {
     const enabled = state.enabled === true;
     parts.push(el("div", { class: "row spread" },
@@ -279,13 +281,15 @@ function climate(entity, state, commands, send, disabled, metadata) {
 }
 
 const RENEW_MS = 150; // well inside the server's 400 ms hold timeout
-const HOLDS = new Map(); // entity_id -> {command, send, renewer}: the motion a finger holds
+const HOLDS = new Map(); // entity_id -> {command, body, send, renewer}: the motion a finger holds
 
-function startHold(id, command, send) {
+function startHold(id, body, send) {
   const previous = HOLDS.get(id);
   if (previous) clearInterval(previous.renewer);
-  const hold = { command, send, renewer: null };
-  hold.renewer = setInterval(() => hold.send.renew && hold.send.renew({ command }), RENEW_MS);
+  // The renewal repeats the whole command (a jack move carries its jack): the same command on
+  // the same entity is what keeps a hold lease alive.
+  const hold = { command: body.command, body, send, renewer: null };
+  hold.renewer = setInterval(() => hold.send.renew && hold.send.renew(body), RENEW_MS);
   HOLDS.set(id, hold);
 }
 
@@ -307,6 +311,44 @@ window.addEventListener("pointercancel", endAllHolds);
 window.addEventListener("blur", endAllHolds);
 document.addEventListener("visibilitychange", () => document.hidden && endAllHolds());
 
+/**
+ * A press-and-hold button: pressing starts the command and renews it every RENEW_MS (hold-to-run,
+ * docs/motion-safety.md) over the WebSocket, so a lost connection stops the motor within the
+ * server's hold timeout; letting go sends stop. ``args()`` adds the command's arguments at press
+ * time (a jack). The hold lives in HOLDS, not in the button, so a card re-rendered while pressed
+ * keeps holding.
+ */
+function holdButton(entity, send, command, label, args = () => ({})) {
+  const id = entity.entity_id;
+  const button = el("button", { class: "btn", type: "button", "data-testid": `${command}-${id}`, "aria-label": `${label} (hold)` }, label);
+  const hold = HOLDS.get(id);
+  if (hold && hold.command === command) {
+    hold.send = send;
+    button.classList.add("holding");
+  }
+  button.addEventListener("pointerdown", (event) => {
+    event.preventDefault();
+    button.classList.add("holding");
+    try { button.setPointerCapture(event.pointerId); } catch { /* not supported */ }
+    const body = { command, ...args() };
+    startHold(id, body, send);
+    send(body, humanize(command) + "ing");
+  });
+  const end = () => {
+    button.classList.remove("holding");
+    endHold(id);
+  };
+  button.addEventListener("pointerup", end);
+  button.addEventListener("pointercancel", end);
+  button.addEventListener("lostpointercapture", () => button.isConnected && end());
+  button.addEventListener("contextmenu", (e) => e.preventDefault());
+  return button;
+}
+
+function stopButton(entity, send) {
+  return el("button", { class: "btn danger", type: "button", "data-testid": `stop-${entity.entity_id}`, onclick: () => send({ command: "stop" }, "Stopping") }, "Stop");
+}
+
 function motor(entity, state, commands, send, metadata) {
   const [outName, inName] = entity.type === "shade" || entity.type === "window_shade" ? ["open", "close"] : ["extend", "retract"];
   const out = commands.has(outName) ? outName : commands.has("extend") ? "extend" : outName;
@@ -314,40 +356,54 @@ function motor(entity, state, commands, send, metadata) {
   const parts = [el("div", { class: "row spread" },
     el("span", { class: "big" }, humanize(state.motion || "stopped")),
     el("span", { class: "muted small" }, valueText(entity, metadata, "position", pick(state, "position"), 0) || ""))];
-  // Press and hold moves the motor; letting go (or the Stop button) stops it. While pressed the
-  // command is renewed every RENEW_MS (hold-to-run, docs/motion-safety.md): over the WebSocket,
-  // so a lost connection stops the motor within the server's hold timeout. The hold lives in
-  // HOLDS, not in the button, so a card re-rendered while pressed keeps holding.
-  const holdButton = (command, label) => {
-    const id = entity.entity_id;
-    const button = el("button", { class: "btn", type: "button", "data-testid": `${command}-${id}`, "aria-label": `${label} (hold)` }, label);
-    const hold = HOLDS.get(id);
-    if (hold && hold.command === command) {
-      hold.send = send;
-      button.classList.add("holding");
-    }
-    button.addEventListener("pointerdown", (event) => {
-      event.preventDefault();
-      button.classList.add("holding");
-      try { button.setPointerCapture(event.pointerId); } catch { /* not supported */ }
-      startHold(id, command, send);
-      send({ command }, humanize(command) + "ing");
-    });
-    const end = () => {
-      button.classList.remove("holding");
-      endHold(id);
-    };
-    button.addEventListener("pointerup", end);
-    button.addEventListener("pointercancel", end);
-    button.addEventListener("lostpointercapture", () => button.isConnected && end());
-    button.addEventListener("contextmenu", (e) => e.preventDefault());
-    return button;
-  };
+  // Press and hold moves the motor; letting go (or the Stop button) stops it.
   parts.push(el("div", { class: "row motor" },
-    holdButton(out, humanize(out)),
-    el("button", { class: "btn danger", type: "button", "data-testid": `stop-${entity.entity_id}`, onclick: () => send({ command: "stop" }, "Stopping") }, "Stop"),
-    holdButton(back, humanize(back))));
+    holdButton(entity, send, out, humanize(out)),
+    stopButton(entity, send),
+    holdButton(entity, send, back, humanize(back))));
+  if (entity.type === "step" && state.obstruction === true) {
+    parts.push(el("p", { class: "small warn", style: "margin:0" }, "Obstruction detected"));
+  }
   parts.push(el("p", { class: "muted small", style: "margin:0" }, "Hold to move; release to stop."));
+  return parts;
+}
+
+const JACK_CHOICE = new Map(); // entity_id -> the jack (or group) the card's hold buttons move
+const JACK_GROUPS = [["all", ["left_front", "right_front", "left_rear", "right_rear", "left_middle", "right_middle", "tongue"]],
+  ["front", ["left_front", "right_front"]], ["rear", ["left_rear", "right_rear"]],
+  ["left", ["left_front", "left_middle", "left_rear"]], ["right", ["right_front", "right_middle", "right_rear"]]];
+
+/** A leveling system: its jacks, a jack (or group) chooser and hold buttons, like a slide. */
+function leveling(entity, state, commands, send) {
+  const id = entity.entity_id;
+  const jacks = (entity.attributes && Array.isArray(entity.attributes.jacks)) ? entity.attributes.jacks
+    : ["left_front", "right_front", "left_rear", "right_rear"];
+  const down = pick(state, "jacks_down");
+  const parts = [el("div", { class: "row spread" },
+    el("span", { class: "big" }, humanize(state.motion || "stopped")),
+    el("span", { class: "muted small", "data-testid": `jacks-down-${id}` }, down === null ? "" : `${down} of ${jacks.length} jacks down`))];
+  const table = kv(jacks.map((jack) => [humanize(jack), [state[`jack_${jack}`] ? humanize(state[`jack_${jack}`]) : null,
+    state[`jack_${jack}_motion`] && state[`jack_${jack}_motion`] !== "stopped" ? humanize(state[`jack_${jack}_motion`]) : null,
+    state[`jack_${jack}_load`] ? "on the ground" : null].filter(Boolean).join(" · ") || "—"]));
+  if (table) parts.push(table);
+  const groups = JACK_GROUPS.filter(([, members]) => members.filter((j) => jacks.includes(j)).length > 1).map(([name]) => name);
+  const choices = [...groups, ...jacks];
+  if (!choices.includes(JACK_CHOICE.get(id))) JACK_CHOICE.set(id, choices[0]);
+  const select = el("select", { "aria-label": `${entity.name} jack`, "data-testid": `jack-${id}`, onchange: (e) => JACK_CHOICE.set(id, e.target.value) },
+    ...choices.map((c) => el("option", { value: c, selected: c === JACK_CHOICE.get(id) }, c === "all" ? "All jacks" : humanize(c))));
+  const jack = () => ({ jack: JACK_CHOICE.get(id) });
+  parts.push(el("div", { class: "row spread" }, el("span", { class: "muted small" }, "Jack"), select));
+  parts.push(el("div", { class: "row motor" },
+    holdButton(entity, send, "extend", "Extend", jack),
+    stopButton(entity, send),
+    holdButton(entity, send, "retract", "Retract", jack)));
+  const auto = [["auto_level", "Auto level", "Leveling"], ["store", "Store jacks", "Storing"]].filter(([c]) => commands.has(c));
+  if (auto.length) {
+    parts.push(el("div", { class: "row" }, ...auto.map(([command, label, doing]) =>
+      el("button", { class: "btn", type: "button", "data-testid": `${command}-${id}`, onclick: () => send({ command }, doing) }, label))));
+  }
+  if (state.lockout) parts.push(el("p", { class: "small warn", style: "margin:0" }, `Locked out: ${state.lockout}`));
+  parts.push(el("p", { class: "muted small", style: "margin:0" }, "Hold to move the chosen jack(s); release to stop."));
   return parts;
 }
 
