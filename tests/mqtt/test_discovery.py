@@ -526,7 +526,7 @@ def test_unique_ids_are_unique_and_stable(manager):
     ids = [c["unique_id"] for _, p in first for c in p["cmps"].values()]
     assert len(ids) == len(set(ids))
     assert ids == [c["unique_id"] for _, p in again for c in p["cmps"].values()]
-    assert len(first) == len(manager.get_all_entities()) == 37
+    assert len(first) == len(manager.get_all_entities()) == 39
 
 
 def test_coach_device_has_bridge_status_and_stop_all(manager):
