@@ -109,6 +109,13 @@ class CANSettings(_Section):
         ge=0,
         description="Receive buffer (bytes) asked for socket buses; capped by net.core.rmem_max.",
     )
+    rx_fast_path: bool = Field(
+        default=True,
+        description=(
+            "Read socketcan and udp_multicast sockets without a python-can Message per frame "
+            "(same frames, order and timestamps); false keeps python-can's reader."
+        ),
+    )
     tx_queue_size: int = Field(default=256, ge=1, description="Transmit queue bound per interface.")
     replay_rate: float = Field(
         default=100.0,

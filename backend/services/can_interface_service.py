@@ -74,6 +74,8 @@ class CANInterfaceService:
                 rx_queue_size=settings.rx_queue_size,
                 rx_window=settings.rx_batch_window_ms / 1000.0,
                 rx_socket_buffer=settings.rx_socket_buffer,
+                rx_fast_path=settings.rx_fast_path,
+                guard=guard,
                 tx_queue_size=settings.tx_queue_size,
                 tx_priority_size=settings.tx_priority_size,
                 tx_max_age=settings.tx_max_age,

@@ -15,14 +15,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import can
-
 from backend.core.config import CANSettings, ConfigError
 from backend.integrations.can import message_factory as mf
 from backend.integrations.can.frame_event import Direction, FrameEvent
 from backend.integrations.can.manager import BusFactory, BusInterface, InterfaceState
 from backend.integrations.can.node import RVCNode
 from backend.integrations.can.tasks import cancel_and_wait
+from backend.integrations.rvc.decoder import DecodedMessage
 from backend.integrations.rvc.transport import Reassembler
 from backend.services.can_config import validate_can_settings
 from backend.services.can_interface_service import CANInterfaceService
@@ -157,16 +156,21 @@ class CANService:
 
     # --- the processing path -----------------------------------------------------------------
 
-    def _on_bus_frame(self, interface: BusInterface, msg: can.Message, direction: str, tag: Any):
-        data = msg.data
-        if type(data) is not bytes:
-            data = bytes(data)
+    def _on_bus_frame(
+        self,
+        interface: BusInterface,
+        arbitration_id: int,
+        data: bytes,
+        timestamp: float,
+        direction: str,
+        tag: Any,
+    ) -> None:
         event = self.process_frame(
             interface.name,
-            msg.arbitration_id,
+            arbitration_id,
             data,
             "tx" if direction == "tx" else "rx",
-            msg.timestamp or time.time(),
+            timestamp or time.time(),
         )
         if direction == "tx" and tag is not _NODE:
             self.groups.register(event, entity_id=tag)
@@ -187,20 +191,17 @@ class CANService:
             timestamp = time.time()
         decoded = self._decode(arbitration_id, data)
         event = FrameEvent(interface, direction, timestamp, arbitration_id, data, decoded)
-        dgn = getattr(decoded, "dgn", None)
-        if not isinstance(dgn, int):
-            dgn = (arbitration_id >> 8) & 0x1FFFF
-        self.stats.record(
-            interface,
-            direction,
-            timestamp,
-            dgn,
-            arbitration_id & 0xFF,
-            len(data),
-            getattr(decoded, "name", None),
-        )
-        if getattr(decoded, "error", None) is not None:
-            self.stats.decode_errors += 1  # a known DGN's data that did not decode
+        if type(decoded) is DecodedMessage:  # the project's decoder (attribute reads only)
+            dgn, name, error = decoded.dgn, decoded.name, decoded.error
+        else:
+            dgn = getattr(decoded, "dgn", None)
+            if not isinstance(dgn, int):
+                dgn = (arbitration_id >> 8) & 0x1FFFF
+            name, error = getattr(decoded, "name", None), getattr(decoded, "error", None)
+        stats = self.stats
+        stats.record(interface, direction, timestamp, dgn, arbitration_id & 0xFF, len(data), name)
+        if error is not None:
+            stats.decode_errors += 1  # a known DGN's data that did not decode
         self.sniffer.append(event)
         if direction == "rx":
             self.groups.on_rx(event)

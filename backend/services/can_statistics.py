@@ -84,7 +84,14 @@ class CANStatistics:
         window = self.windows.get(interface)
         if window is None:
             window = self.windows[interface] = RateWindow()
-        window.add(int(timestamp), _BITS[dlc] if dlc < 65 else _BITS[64])
+        second = int(timestamp)
+        bits = _BITS[dlc] if dlc < 65 else _BITS[64]
+        buckets = window._buckets  # RateWindow.add, inlined (once per frame)
+        if buckets and (bucket := buckets[-1])[0] == second:
+            bucket[1] += 1
+            bucket[2] += bits
+        else:
+            buckets.append([second, 1, bits])
         self.last_frame[interface] = timestamp
         entry = self.dgns.get(dgn)
         if entry is None:

@@ -123,6 +123,10 @@ def _label(entity: dict[str, Any]) -> str:
     return str(entity.get("name") or entity.get("entity_id") or "entity")
 
 
+# Entity types whose state can raise an alert (any entity can be "unavailable").
+ALERTING_TYPES: frozenset[str] = frozenset({"tank", "battery", "dc_source"})
+
+
 def entity_alerts(
     entity: dict[str, Any], settings: DashboardSettings, *, include_unavailable: bool = True
 ) -> list[Alert]:
@@ -146,6 +150,8 @@ def entity_alerts(
         return []
     etype = str(entity.get("type", ""))
     alerts: list[Alert] = []
+    if etype not in ALERTING_TYPES:
+        return alerts
     if etype == "tank":
         alerts.extend(_tank_alerts(entity, state, settings))
     elif etype in ("battery", "dc_source"):

@@ -21,6 +21,7 @@ from typing import Any
 from backend.core.config import DashboardSettings
 from backend.integrations.can.tasks import cancel_and_wait
 from backend.services.dashboard_alerts import (
+    ALERTING_TYPES,
     MOTOR_TYPES,
     Alert,
     entity_alerts,
@@ -154,12 +155,29 @@ class DashboardService:
     def _on_entity_change(self, *args: Any, **kwargs: Any) -> None:
         """Entity changed: update its availability and alerts (signature-tolerant)."""
         try:
+            if len(args) == 1 and not kwargs and self._unchanged(args[0]):
+                return
             entity = self._changed_entity(args, kwargs)
             if entity is not None:
                 self._update_entity(entity)
         except Exception:
             self.dropped_listener_errors += 1
             logger.exception("Dashboard could not handle an entity change")
+
+    def _unchanged(self, change: Any) -> bool:
+        """True when a change record cannot alter the dashboard: the entity was and stays
+        available, its type raises no alert of its own (only tanks and batteries do) and it holds
+        none. Most changes on a busy bus (lights, power readings) are such, and
+        :meth:`_update_entity` would do nothing for them after building the entity's dict."""
+        entity_id = getattr(change, "entity_id", None)
+        if (
+            not isinstance(entity_id, str)
+            or getattr(change, "available", None) is not True
+            or getattr(change, "entity_type", None) in ALERTING_TYPES
+            or self._available.get(entity_id) is not True
+        ):
+            return False
+        return not any(alert.entity_id == entity_id for alert in self._alerts.values())
 
     def _changed_entity(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict | None:
         """The full entity a change is about (a change record may carry only part of it)."""
@@ -169,6 +187,9 @@ class DashboardService:
                 return self._lookup(value)
             if isinstance(value, int | float | bool) or value is None:
                 continue
+            entity_id = getattr(value, "entity_id", None)
+            if isinstance(entity_id, str):  # a change record (EntityChange): no dict of it
+                return self._lookup(entity_id) or entity_dict(value)
             data = entity_dict(value)
             if "entity_id" in data:
                 return self._lookup(str(data["entity_id"])) or data

@@ -8,6 +8,7 @@ from collections import deque
 
 import can
 
+from backend.integrations.can.fast_rx import RxFrame
 from backend.integrations.can.manager import BatchingReceiver
 from backend.integrations.rvc import decoder as rvc_decoder
 from backend.integrations.rvc.loader import load_config_data
@@ -114,9 +115,9 @@ async def test_receive_queue_drops_the_oldest_and_counts() -> None:
         nonlocal drops
         drops += 1
 
-    def drain(queue: deque[can.Message]) -> None:
+    def drain(queue: deque[RxFrame]) -> None:
         while queue:
-            processed.append(queue.popleft().arbitration_id)
+            processed.append(queue.popleft()[0])
 
     receiver = BatchingReceiver(loop, 1000, drain, on_drop, lambda exc: None)
     for i in range(5000):  # a burst faster than the loop can take it

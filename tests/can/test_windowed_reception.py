@@ -8,6 +8,7 @@ from collections import deque
 
 import can
 
+from backend.integrations.can.fast_rx import RxFrame
 from backend.integrations.can.manager import (
     BatchingReceiver,
     SupervisedNotifier,
@@ -28,10 +29,10 @@ async def test_burst_on_a_socket_bus_is_read_in_few_batches_and_nothing_lost() -
     received: list[int] = []
     done = asyncio.Event()
 
-    def drain(queue: deque[can.Message]) -> None:
+    def drain(queue: deque[RxFrame]) -> None:
         batches.append(len(queue))
         while queue:
-            received.append(queue.popleft().arbitration_id)
+            received.append(queue.popleft()[0])
         if len(received) >= 400:
             done.set()
 
@@ -56,7 +57,7 @@ async def test_stopped_notifier_cancels_its_pending_windowed_read() -> None:
     rx = can.Bus(interface="udp_multicast", channel=group, port=port)
     tx = can.Bus(interface="udp_multicast", channel=group, port=port)
     loop = asyncio.get_running_loop()
-    received: list[can.Message] = []
+    received: list[RxFrame] = []
     receiver = BatchingReceiver(
         loop, 100, lambda q: received.extend(q) or q.clear(), lambda: None, lambda e: None
     )

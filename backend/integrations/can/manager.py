@@ -29,6 +29,15 @@ from backend.integrations.can.errors import (
     ReadOnlyInterfaceError,
     TransmitQueueFullError,
 )
+from backend.integrations.can.fast_rx import (
+    FLAG_ERROR,
+    FLAG_EXTENDED,
+    FLAG_REMOTE,
+    FastReader,
+    RxFrame,
+    fast_reader,
+    frame_of,
+)
 from backend.integrations.can.multicast import DatagramGuard
 from backend.integrations.can.replay import DEFAULT_RATE, ReplayBus, is_replay
 from backend.integrations.can.tasks import cancel_and_wait
@@ -36,8 +45,9 @@ from backend.integrations.can.tasks import cancel_and_wait
 logger = logging.getLogger(__name__)
 
 BusFactory = Callable[[], can.BusABC]
-# (interface, message, direction, tag given to enqueue or None) delivered on the event loop
-FrameSink = Callable[["BusInterface", can.Message, str, Any], None]
+# (interface, arbitration_id, data, timestamp, direction, tag given to enqueue or None),
+# delivered on the event loop
+FrameSink = Callable[["BusInterface", int, bytes, float, str, Any], None]
 
 # Errors that mean the configuration is wrong: retrying cannot help.
 CONFIG_ERRORS: tuple[type[BaseException], ...] = (
@@ -100,14 +110,28 @@ class SupervisedNotifier(can.Notifier):
     at most ``1 / window`` wake-ups a second at any rate, none when the bus is quiet, and no frame
     waits longer than the window. The socket's receive buffer holds what arrives meanwhile.
 
+    With a ``fast_reader`` (:mod:`backend.integrations.can.fast_rx`; one bus per notifier) the
+    batch is read without python-can's per-frame ``select`` and ``Message`` and handed to
+    ``on_frames`` as one list; the listeners then see only what python-can's path would give.
+
     Errors: python-can re-raises a receive error in its thread (after scheduling ``on_error`` on
     the loop) and, for buses read through ``loop.add_reader``, lets it escape into the loop on
     every readable event. Here both paths stop reading and report the error once.
     """
 
-    def __init__(self, *args: Any, window: float = 0.0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        window: float = 0.0,
+        fast_reader: FastReader | None = None,
+        on_frames: Callable[[list[RxFrame]], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         self._window = window
         self._timers: list[asyncio.TimerHandle] = []
+        self._fast_reader = fast_reader if on_frames is not None else None
+        self._fast = self._fast_reader.read if self._fast_reader is not None else None
+        self._on_frames = on_frames
         super().__init__(*args, **kwargs)
 
     def _rx_thread(self, bus: can.BusABC) -> None:
@@ -127,15 +151,22 @@ class SupervisedNotifier(can.Notifier):
     def _read_batch(self, bus: can.BusABC, fd: int | None = None) -> None:
         if self._stopped:
             return
-        received = self._on_message_received
         count = 0
         try:
-            while count < _BATCH:
-                msg = bus.recv(0)
-                if msg is None:
-                    break
-                received(msg)
-                count += 1
+            fast = self._fast
+            if fast is not None:
+                frames = fast(_BATCH)
+                count = len(frames)
+                if count:
+                    self._on_frames(frames)  # type: ignore[misc]  # set with the reader
+            else:
+                received = self._on_message_received
+                while count < _BATCH:
+                    msg = bus.recv(0)
+                    if msg is None:
+                        break
+                    received(msg)
+                    count += 1
         except Exception as exc:
             self._fail(exc)
             return
@@ -164,22 +195,43 @@ class SupervisedNotifier(can.Notifier):
             timer.cancel()
         self._timers.clear()
         super().stop(timeout)
+        reader, self._fast_reader, self._fast = self._fast_reader, None, None
+        if reader is None:
+            return
+        # A windowed read may be running on the loop: close the descriptor there, after it.
+        loop = self._loop
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if loop is None or on_loop or loop.is_closed():
+            reader.close()
+        else:
+            try:
+                loop.call_soon_threadsafe(reader.close)
+            except RuntimeError:  # the loop closed meanwhile
+                reader.close()
 
 
 class BatchingReceiver(can.Listener):
-    """Receives on the event loop into a bounded deque, drained in batches per wake-up."""
+    """Receives on the event loop into a bounded deque, drained in batches per wake-up.
+
+    The queue keeps :data:`~backend.integrations.can.fast_rx.RxFrame` tuples
+    ``(arbitration_id, data, timestamp, flags)``: python-can messages are turned into one as they
+    arrive, a fast reader's batch is queued as it is.
+    """
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
         maxlen: int,
-        drain: Callable[[deque[can.Message]], None],
+        drain: Callable[[deque[RxFrame]], None],
         on_drop: Callable[[], None],
         on_failure: Callable[[Exception], None],
     ) -> None:
         self._loop = loop
         self._loop_thread = threading.get_ident()  # built on the loop's thread
-        self._queue: deque[can.Message] = deque(maxlen=maxlen)
+        self._queue: deque[RxFrame] = deque(maxlen=maxlen)
         self._drain_cb = drain
         self._on_drop = on_drop
         self._on_failure = on_failure
@@ -187,7 +239,7 @@ class BatchingReceiver(can.Listener):
         self.closed = False
 
     @property
-    def queue(self) -> deque[can.Message]:
+    def queue(self) -> deque[RxFrame]:
         """The bounded receive queue."""
         return self._queue
 
@@ -198,7 +250,22 @@ class BatchingReceiver(can.Listener):
         queue = self._queue
         if len(queue) == queue.maxlen:
             self._on_drop()
-        queue.append(msg)
+        queue.append(frame_of(msg))
+        self._schedule()
+
+    def on_frames(self, frames: list[RxFrame]) -> None:
+        """Queue a batch read on the loop (the oldest frames leave when full) and schedule one
+        drain; every frame that leaves unprocessed is counted."""
+        if self.closed:
+            return
+        queue = self._queue
+        excess = len(queue) + len(frames) - (queue.maxlen or 0)
+        for _ in range(excess):
+            self._on_drop()
+        queue.extend(frames)
+        self._schedule()
+
+    def _schedule(self) -> None:
         if not self._scheduled:
             self._scheduled = True
             if threading.get_ident() == self._loop_thread:
@@ -238,6 +305,8 @@ class BusInterface:
         rx_queue_size: int = 20000,
         rx_window: float = RX_WINDOW,
         rx_socket_buffer: int = RX_SOCKET_BUFFER,
+        rx_fast_path: bool = True,
+        guard: DatagramGuard | None = None,
         tx_queue_size: int = 256,
         tx_priority_size: int = 64,
         tx_max_age: float = 5.0,
@@ -258,6 +327,9 @@ class BusInterface:
         self.rx_queue_size = rx_queue_size
         self.rx_window = rx_window
         self._rx_socket_buffer = rx_socket_buffer
+        self.rx_fast_path = rx_fast_path
+        self.rx_fast: bool | None = None  # whether the open bus is read by a fast reader
+        self._guard = guard
         self.tx_queue_size = tx_queue_size
         self._config_error = config_error
         self._bus_factory = bus_factory
@@ -388,11 +460,19 @@ class BusInterface:
         self._bus = bus
         if self._rx_socket_buffer:
             self.rx_socket_buffer = enlarge_receive_buffer(bus, self._rx_socket_buffer)
-        self._receiver = BatchingReceiver(
+        receiver = self._receiver = BatchingReceiver(
             loop, self.rx_queue_size, self._drain, self._count_rx_drop, self._fail
         )
+        reader = fast_reader(bus, self._guard) if self.rx_fast_path else None
+        self.rx_fast = reader is not None
         self._notifier = SupervisedNotifier(
-            bus, [self._receiver], timeout=_NOTIFIER_TIMEOUT, loop=loop, window=self.rx_window
+            bus,
+            [receiver],
+            timeout=_NOTIFIER_TIMEOUT,
+            loop=loop,
+            window=self.rx_window,
+            fast_reader=reader,
+            on_frames=receiver.on_frames,
         )
         if not self.read_only:
             self._writer = asyncio.create_task(self._write(), name=f"can-writer-{self.name}")
@@ -431,34 +511,34 @@ class BusInterface:
 
     # --- reception ---------------------------------------------------------------------------
 
-    def _drain(self, queue: deque[can.Message]) -> None:
+    def _drain(self, queue: deque[RxFrame]) -> None:
         sink = self._sink
         echo = self._echo if self._expect_echo else None
-        count = 0
+        counters = self.counters
+        popleft = queue.popleft
         self.last_rx = time.monotonic()
-        while queue and count < _BATCH:
-            msg = queue.popleft()
-            count += 1
-            if msg.is_error_frame or msg.is_remote_frame:
-                if msg.is_error_frame:
-                    self.counters.error_frames += 1
-                continue
-            if not msg.is_extended_id:  # RV-C uses 29-bit ids only
-                self.counters.standard_skipped += 1
+        for _ in range(min(len(queue), _BATCH)):
+            arbitration_id, data, timestamp, flags = popleft()
+            if flags != FLAG_EXTENDED:
+                if flags & FLAG_ERROR:
+                    counters.error_frames += 1
+                    continue
+                if not flags & FLAG_REMOTE:  # an 11-bit frame: RV-C uses 29-bit ids only
+                    counters.standard_skipped += 1
                 continue
             if echo:
-                key = (msg.arbitration_id, bytes(msg.data))
+                key = (arbitration_id, data)
                 pending = echo.get(key)
                 if pending:
                     if pending == 1:
                         del echo[key]
                     else:
                         echo[key] = pending - 1
-                    self.counters.echo_suppressed += 1
+                    counters.echo_suppressed += 1
                     continue
-            self.counters.rx += 1
+            counters.rx += 1
             try:
-                sink(self, msg, "rx", None)
+                sink(self, arbitration_id, data, timestamp, "rx", None)
             except Exception:
                 logger.exception("CAN interface %s: frame processing failed", self.name)
 
@@ -559,7 +639,7 @@ class BusInterface:
             if priority:
                 self.counters.tx_priority += 1
             try:
-                self._sink(self, msg, "tx", tag)
+                self._sink(self, msg.arbitration_id, bytes(msg.data), msg.timestamp, "tx", tag)
             except Exception:
                 logger.exception("CAN interface %s: tx frame processing failed", self.name)
 

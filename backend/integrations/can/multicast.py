@@ -24,6 +24,7 @@ from typing import Any
 from can.interfaces.udp_multicast.utils import unpack_message
 
 logger = logging.getLogger(__name__)
+_SENDERS_KEPT = 256  # distinct sender addresses remembered (bounded; cleared when full)
 
 
 @cache
@@ -60,6 +61,7 @@ class DatagramGuard:
     malformed: int = 0
     foreign: int = 0
     _warned: set[str] = field(default_factory=set)
+    _senders: dict[str, bool] = field(default_factory=dict)  # sender address -> is local
 
     def install(self, bus: Any) -> None:
         """Wrap the bus's datagram reader; with ``loopback`` set the send TTL to 0."""
@@ -82,16 +84,34 @@ class DatagramGuard:
                 if result is None:
                     return None
                 data, sender, _ = result
-                if self.loopback and not is_local(str(sender[0])):
-                    self.foreign += 1
-                    self._warn("foreign", f"datagram from {sender[0]} (another machine) dropped")
-                elif self._unpacks(data):
+                if self.loopback and not self.is_local_sender(sender[0]):
+                    self.count_foreign(sender[0])
+                elif self.unpacks(data):
                     return result
                 timeout = 0.0  # read on what is already there, never wait again
 
         multicast.recv = guarded_recv
 
-    def _unpacks(self, data: bytes) -> bool:
+    def is_local_sender(self, address: Any) -> bool:
+        """True when a datagram from ``address`` came from this machine (answers cached)."""
+        senders = self._senders
+        try:
+            return senders[address]
+        except KeyError:
+            pass
+        local = is_local(str(address))
+        if len(senders) >= _SENDERS_KEPT:
+            senders.clear()
+        senders[address] = local
+        return local
+
+    def count_foreign(self, address: Any) -> None:
+        """Count (and the first time, log) a datagram from another machine, dropped."""
+        self.foreign += 1
+        self._warn("foreign", f"datagram from {address} (another machine) dropped")
+
+    def unpacks(self, data: bytes) -> bool:
+        """True when ``data`` is a packed CAN message python-can accepts; else counted."""
         try:
             unpack_message(data, check=True)
         except Exception as exc:

@@ -172,13 +172,21 @@ class DecodedMessage:
 
         None for single-instance and unknown DGNs, and when the instance is "not available".
         """
-        if self.definition is None or self.definition.instance is None:
+        definition = self.definition
+        if definition is None:
             return None
-        f = self.definition.by_name.get(self.definition.instance)
-        if f is None or not f.is_int or f.end_byte > len(self.data):
+        at = definition.instance_at
+        if at is None:
             return None
-        raw = (int.from_bytes(self.data, "little") >> f.start) & f.mask
-        return None if raw == f.na else raw
+        byte, start, mask, end_byte, na, single_byte = at
+        data = self.data
+        if end_byte > len(data):
+            return None
+        if single_byte:
+            raw = (data[byte] >> (start - 8 * byte)) & mask
+        else:
+            raw = (int.from_bytes(data, "little") >> start) & mask
+        return None if raw == na else raw
 
     def to_record(self) -> dict[str, Any]:
         """The JSON-ready record ``coachiq decode`` prints (without timestamp and interface)."""

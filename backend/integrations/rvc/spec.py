@@ -54,6 +54,9 @@ class DgnDefinition:
     signal_names: tuple[str, ...] = ()
     named_fields: tuple[Field, ...] = ()  # numeric fields with named values (-> ``labels``)
     enum_fields: tuple[Field, ...] = ()  # enumerations (-> ``raw``)
+    # Where the instance is read (DecodedMessage.instance, per frame on the receive path):
+    # (first byte, bit, mask, bytes needed, "not available" raw or None, inside one byte).
+    instance_at: tuple[int, int, int, int, int | None, bool] | None = None
 
     @property
     def key(self) -> str:
@@ -156,6 +159,16 @@ def _compile_dgn(key: str, raw: dict[str, Any], layouts: dict[str, Any]) -> DgnD
     definition.signal_names = tuple(f.name for f in fields)
     definition.named_fields = tuple(f for f in fields if f.named_number)
     definition.enum_fields = tuple(f for f in fields if f.is_enum)
+    instance = definition.by_name.get(definition.instance) if definition.instance else None
+    if instance is not None and instance.is_int:
+        definition.instance_at = (
+            instance.byte,
+            instance.start,
+            instance.mask,
+            instance.end_byte,
+            instance.na,
+            instance.single_byte,
+        )
     return definition
 
 
