@@ -116,6 +116,22 @@ CASES = [
     # of the minute increment values)"
     ("DC_DIMMER_STATUS_3", "01 FF C8 FF F0 FF FF FF", "delay_duration", 240,
      "240 or more seconds remaining"),
+    # Instances that name 0 "all": 6.13.6b/6.13.7b (and the 6.13.8 commands, which use those
+    # tables) "0 = All sensors"; 6.38.3b AWNING_COMMAND "0 - All, for Retraction and Lock
+    # Engagement/Disengagement only"; 6.53.3b TV_LIFT_COMMAND "0 - All, for Storing and Lock";
+    # 6.40.3b DOOR_COMMAND "0 = All Locks"; 6.40.5b WINDOW_COMMAND "0 = All Instances";
+    # 6.17.8 AIR_CONDITIONER_COMPONENT_COMMAND component index "0 - All components of selected
+    # "Component type" (bits 0-3) - applicable in COMMANDS only".
+    ("LEVELING_SENSOR_PITCH_CONFIG_STATUS", "00 FF FF FF FF FF FF FF", "instance", 0,
+     "All sensors"),
+    ("LEVELING_SENSOR_ROLL_CONFIG_COMMAND", "00 FF FF FF FF FF FF FF", "instance", 0,
+     "All sensors"),
+    ("AWNING_COMMAND", "00 FF FF FF FF FF FF FF", "instance", 0, "All"),
+    ("TV_LIFT_COMMAND", "00 FF FF FF FF FF FF FF", "instance", 0, "All"),
+    ("DOOR_COMMAND", "00 FD 00 FF FF FF FF FF", "instance", 0, "All Locks"),
+    ("WINDOW_COMMAND", "00 FD FF FF FF FF FF FF", "instance", 0, "All Instances"),
+    ("AIR_CONDITIONER_COMPONENT_COMMAND", "01 01 FF FF FF FF FF FF", "component_index", 0,
+     "All components of selected Component type"),
     # The families that had these already: 6.22.4 DC_LOAD_COMMAND "241 = 5 min",
     # 6.28.2 TANK_STATUS "16 — Second fresh water", 6.20.4 CHARGER_COMMAND "0 = All".
     ("DC_LOAD_COMMAND", "01 FF C8 FC 00 F1 FF FF", "delay_duration", 300, "5 min"),
