@@ -172,7 +172,9 @@ def entity_lockouts(
         ]
     if entity_type == "slide" and leveling:
         mode = leveling.get("operating_mode")
-        if mode in _LEVELING_BUSY:
+        # the four-point/biax/3-point/multi-point automatic modes (51-54, 81-84) level too
+        automatic = isinstance(mode, str) and mode.startswith("automatic_")
+        if mode in _LEVELING_BUSY or automatic:
             out.append(Lockout("LEVELING_CONTROL_STATUS", f"leveling system busy: {mode}"))
     return out
 

@@ -80,3 +80,35 @@ async def test_lost_session_stops_the_motion_it_holds(private_brokers, prefix, t
         assert ended[-1]["entity_id"] == SLIDE
         assert ended[-1]["ended"] == "owner mqtt:1 closed", ended[-1]
         assert ended[-1]["ran_s"] < 5.0  # long before the 5 s hold timeout
+
+
+async def test_jacks_and_step_held_over_mqtt_renew_one_lease_then_lapse(broker, prefix):
+    """The discovery cover's payloads (all jacks; the step) go through the same owner path."""
+    host, port = broker
+    base = f"{prefix}/testcoach"
+    jacks, step = "leveling.jacks", "step.entry"
+    async with (
+        watching(host, port, f"{base}/#") as watch,
+        coach_app(port, prefix, allow_motion=True) as (http, _),
+    ):
+        for entity_id in (jacks, step):
+            await watch.wait_for(f"{base}/{entity_id}/state", lambda v: v.get("available") is True)
+        await until_parked(http)
+        for entity_id, body in (
+            (jacks, '{"command":"extend","jack":"all"}'),
+            (step, '{"command":"extend"}'),
+        ):
+            mark = len(watch.messages)
+            for _ in range(6):
+                await watch.publish(f"{base}/{entity_id}/set", body)
+                await asyncio.sleep(0.15)
+            await watch.wait_for(
+                f"{base}/{entity_id}/state", lambda v: v.get("motion") == "stopped", since=mark
+            )
+            topic = f"{base}/{entity_id}/result"
+            results = [decode(p) for t, p, _ in watch.messages[mark:] if t == topic]
+            pending = [r for r in results if r["status"] == "pending"]
+            assert len(pending) == 6 and len({r["command_id"] for r in pending}) == 1, results
+            ended = list((await safety(http))["recent_lease_ends"])[-1]
+            assert ended["entity_id"] == entity_id and ended["owner"] == "mqtt:1"
+            assert ended["ended"] == "hold lapsed (not renewed)" and ended["ran_s"] >= 0.7

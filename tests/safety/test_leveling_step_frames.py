@@ -234,3 +234,13 @@ def test_load_out_names_jacks_down_and_step_out() -> None:
     assert load_out(up) is None  # type: ignore[arg-type]
     step = _E("step", "Entry step", {"position": 100.0, "motion": "stopped"})
     assert load_out(step) == "Entry step: step out (100 %)"  # type: ignore[arg-type]
+
+
+def test_a_slide_waits_while_the_jacks_auto_level() -> None:
+    # LEVELING_CONTROL_STATUS byte 0 = 81 "Automatic hydraulic leveling - Four point"
+    message = RVC.decode(0x0DFFED52, bytes.fromhex("51 01 00 00 00 00 F0 00"))
+    locks = entity_lockouts("slide", {}, leveling=message.signals)
+    assert [x.source for x in locks] == ["LEVELING_CONTROL_STATUS"]
+    assert locks[0].reason == "leveling system busy: automatic_hydraulic_leveling_four_point"
+    idle = RVC.decode(0x0DFFED52, bytes.fromhex("00 00 00 00 00 00 F0 00"))
+    assert entity_lockouts("slide", {}, leveling=idle.signals) == []
