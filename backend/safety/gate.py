@@ -3,7 +3,9 @@
 The gate keeps the last CHASSIS_MOBILITY_STATUS, VEHICLE_ENVIRONMENT_STATUS,
 LEVELING_CONTROL_STATUS and each motion device's status signals (bounded), answers
 :meth:`check` (raises :class:`MotionRefusedError` naming the reason) and raises the
-"coach moving with a motion load out" alert on the edge to moving. ``stop`` is never asked here.
+"coach moving with a motion load out" alert on the edge to moving, and tells its unpark
+listeners on the edge from parked to not parked (a self-run move in progress is then stopped).
+``stop`` is never asked here.
 """
 
 from __future__ import annotations
@@ -105,6 +107,8 @@ class SafetyGate:
         self._alert: dict[str, Any] | None = None
         self.alerts: deque[dict[str, Any]] = deque(maxlen=ALERTS_KEPT)
         self._alert_listeners: list[Callable[[dict[str, Any]], None]] = []
+        self._parked: bool | None = None
+        self._unpark_listeners: list[Callable[[str], None]] = []
         self.stats = {"refused": 0, "alerts": 0, "device_status_dropped": 0}
 
     @property
@@ -136,6 +140,20 @@ class SafetyGate:
         def unsubscribe() -> None:
             with contextlib.suppress(ValueError):
                 self._alert_listeners.remove(callback)
+
+        return unsubscribe
+
+    def add_unpark_listener(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``callback(reason)`` when a CHASSIS_MOBILITY_STATUS ends "parked"; unsubscriber.
+
+        Held moves end by themselves (their run asks the gate at every repeat); a device whose
+        firmware runs a whole move (``self_run``) has no lease, so its owner is told here.
+        """
+        self._unpark_listeners.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._unpark_listeners.remove(callback)
 
         return unsubscribe
 
@@ -216,7 +234,15 @@ class SafetyGate:
     # --- the moving alert -------------------------------------------------------------------
 
     def _check_moving(self) -> None:
-        moving = self.verdict().moving
+        verdict = self.verdict()
+        if self._parked and not verdict.parked:
+            for callback in tuple(self._unpark_listeners):
+                try:
+                    callback(verdict.reason)
+                except Exception:
+                    logger.exception("unpark listener %r failed", callback)
+        self._parked = verdict.parked
+        moving = verdict.moving
         if moving and not self._moving:
             out = [
                 text

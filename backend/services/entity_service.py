@@ -205,7 +205,12 @@ class EntityService:
             "listener_errors": 0,
             "renewals": 0,
             "rate_limited": 0,
+            "interlock_stops": 0,
         }
+        self._interlock_stops: set[asyncio.Task[None]] = set()
+        self._unsubscribe_unpark = (
+            gate.add_unpark_listener(self._on_unparked) if gate is not None else lambda: None
+        )
         self._unsubscribe = manager.add_status_listener(self._on_status)
         self._unsubscribe_removal = manager.add_removal_listener(self._on_removed)
 
@@ -263,16 +268,13 @@ class EntityService:
         view["recent_lease_ends"] = list(self.motors.ended)
         view["hold_timeout_ms"] = self.safety.hold_timeout_ms
         view["motor_run_seconds"] = self.settings.motor_run_seconds
-        view["moving_loads"] = [
-            e.entity_id
-            for e in self.manager.get_all_entities()
-            if needs_parked(e) and e.state.get("motion") not in (None, "stopped")
-        ]
+        view["moving_loads"] = [e.entity_id for e in self._moving_loads()]
         view["counters"] = {
             **self.motors.stats,
             "renewals": self.stats["renewals"],
             "rate_limited": self.stats["rate_limited"],
             "rejected": self.stats["rejected"],
+            "interlock_stops": self.stats["interlock_stops"],
         }
         return view
 
@@ -479,6 +481,45 @@ class EntityService:
             )
         return results
 
+    def _moving_loads(self) -> list[Entity]:
+        """Interlocked motion entities whose status shows them moving now."""
+        return [
+            e
+            for e in self.manager.get_all_entities()
+            if needs_parked(e) and e.state.get("motion") not in (None, "stopped")
+        ]
+
+    def _on_unparked(self, reason: str) -> None:
+        """The coach stopped being parked: stop every self-run move in progress.
+
+        A held move ends by itself (its run asks the gate at every repeat). A device that runs a
+        whole move by its own firmware (``self_run``: auto level, store) has no lease, so its
+        ``stop`` is sent here, never gated. Nothing is started: a device at rest gets nothing.
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        for entity in self._moving_loads():
+            if not entity.self_run or self.motors.get(entity.entity_id) is not None:
+                continue
+            if entity.control.command("stop") is None:
+                continue
+            task = loop.create_task(self._interlock_stop(entity.entity_id, reason))
+            self._interlock_stops.add(task)
+            task.add_done_callback(self._interlock_stops.discard)
+
+    async def _interlock_stop(self, entity_id: str, reason: str) -> None:
+        logger.warning("%s: self-run move stopped, coach no longer parked (%s)", entity_id, reason)
+        try:
+            await self.execute_command(
+                entity_id, {"command": "stop"}, client=f"interlock: {reason}"
+            )
+        except EntityError as exc:
+            logger.error("%s: interlock stop failed: %s", entity_id, exc.message)
+            return
+        self.stats["interlock_stops"] += 1
+
     def _still_allowed(self, entity: Entity) -> str | None:
         """Why a running motion must end now (the coach started moving), or None."""
         if self.gate is None or not needs_parked(entity):
@@ -644,6 +685,9 @@ class EntityService:
         """Stop motors (sending their Stop), cancel timers, unsubscribe. Safe to call twice."""
         self._unsubscribe()
         self._unsubscribe_removal()
+        self._unsubscribe_unpark()
+        if self._interlock_stops:
+            await asyncio.gather(*tuple(self._interlock_stops), return_exceptions=True)
         await self.motors.close()
         for pending in self._pending.values():
             if pending.timer is not None:

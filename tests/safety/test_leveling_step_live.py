@@ -200,3 +200,38 @@ async def test_auto_level_is_sent_once_without_a_lease() -> None:
         stop = await live.http.post(f"/api/entities/{JACKS}/command", json={"command": "stop"})
         assert stop.status_code == 202
         await live.wait(lambda: system.kind == "idle", 2.0)
+
+
+async def test_auto_level_in_progress_is_aborted_when_the_park_brake_is_released() -> None:
+    async with live_coach() as live:
+        await live.ready(JACKS, STEP)
+        response = await live.http.post(
+            f"/api/entities/{JACKS}/command", json={"command": "auto_level"}
+        )
+        assert response.status_code == 202, response.text
+        system = live.coach.model(JACKS)
+        # A controller whose firmware lacks the park-brake lockout (the case CoachIQ's extra
+        # layer is for): the simulated one would abort by itself.
+        system.lockouts = list  # type: ignore[method-assign]
+        await live.wait(lambda: system.kind == "auto", 2.0)
+
+        async def auto_running() -> bool:
+            state = (await live.http.get(f"/api/entities/{JACKS}")).json()["state"]
+            return state["mode"].startswith("automatic") and state["motion"] != "stopped"
+
+        await live.wait(auto_running, 3.0)
+        assert live.spy.select("LEVELING_CONTROL_COMMAND", operating_mode="abort_function") == []
+        released_at = time.monotonic()
+        released = await live.http.post("/api/simulator/chassis", json={"park_brake": "released"})
+        assert released.status_code == 200
+        await live.wait(lambda: system.kind == "idle", 2.0)
+        aborts = live.spy.select("LEVELING_CONTROL_COMMAND", operating_mode="abort_function")
+        assert len(aborts) >= 1 and aborts[0].at - released_at < 1.5, aborts
+        # the step was at rest: nothing is sent to it
+        assert live.spy.select("STEP_COMMAND") == []
+        safety = (await live.http.get("/api/safety")).json()
+        assert safety["counters"]["interlock_stops"] == 1
+        view = (await live.http.get(f"/api/entities/{JACKS}")).json()
+        result = view["last_command_result"] or view["pending_command"]
+        assert result["command"] == {"command": "stop"}
+        assert result["client"] == "interlock: park brake released"
