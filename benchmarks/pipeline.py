@@ -17,7 +17,8 @@ Run from the repository root::
 Prints one JSON line: ``buses``, ``seconds``, ``clients``, ``sent`` (the generator's count),
 ``received`` (frames the server counted, from ``/api/can/statistics``), ``lost``,
 ``server_cpu_percent`` (of one core, from the server process's own CPU time while the load runs),
-``latency_ms_p50``/``latency_ms_p99`` (probe frame sent -> ``entity_update`` received),
+``server_cpu_system_percent`` (the kernel's share of it), ``latency_ms_p50``/``latency_ms_p99``
+(probe frame sent -> ``entity_update`` received),
 ``rss_mb_start``/``rss_mb_end``, ``ws_messages`` and ``ws_dropped`` (the server's WebSocket
 counters, from ``/readyz``), and diagnostics (``latency_samples``, ``latency_ms_max``,
 ``rx_dropped``, ``socket_drops`` (the kernel's drops on the server's own sockets),
@@ -189,6 +190,10 @@ class Server:
         """User + system CPU time of the server process so far."""
         times = self.ps.cpu_times()
         return times.user + times.system
+
+    def cpu_system_seconds(self) -> float:
+        """System (kernel) CPU time of the server process so far."""
+        return self.ps.cpu_times().system
 
     def rss_mb(self) -> float:
         """Resident set size now."""
@@ -391,6 +396,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 raise BenchmarkError("the load generator sent nothing")
             time.sleep(0.02)
         cpu_start, wall_start = server.cpu_seconds(), time.monotonic()
+        system_start = server.cpu_system_seconds()
         if args.py_spy:
             profiler = subprocess.Popen(
                 [
@@ -412,6 +418,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         load = json.loads(out[-1])
         received, dropped_end = _wait_settled(server, rx_start, load["sent"], args.timeout)
         cpu_end, wall_end = server.cpu_seconds(), time.monotonic()
+        system_end = server.cpu_system_seconds()
         rss_end = server.rss_mb()
         drops_end = _socket_drops(server.process.pid)
         ws_sent_end, ws_dropped_end = server.ws_counters()
@@ -435,6 +442,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "received": received,
         "lost": load["sent"] - received,
         "server_cpu_percent": round(100 * (cpu_end - cpu_start) / wall, 1),
+        "server_cpu_system_percent": round(100 * (system_end - system_start) / wall, 1),
         "latency_ms_p50": latency.get("latency_ms_p50"),
         "latency_ms_p99": latency.get("latency_ms_p99"),
         "rss_mb_start": round(rss_start, 1),

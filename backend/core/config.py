@@ -506,7 +506,11 @@ class WebSocketSettings(_Section):
         default=1000, ge=10, description="Messages queued per client (entity updates coalesce)."
     )
     batch_window_ms: float = Field(
-        default=10.0, ge=0, le=50, description="Milliseconds updates are gathered before a send."
+        default=0.0, ge=0, le=50, description="Milliseconds updates are gathered before a send."
+    )
+    join_writes: bool = Field(
+        default=True,
+        description="Write the messages of one batch to a client's socket in one write.",
     )
     stall_timeout: float = Field(
         default=30.0, gt=0, description="Seconds a client may block a send before it is dropped."

@@ -215,6 +215,7 @@ class WebSocketManager:
             self.settings.batch_window_ms / 1000.0,
             self._handle_entity_message,
             on_error=self._count_error,
+            join_writes=self.settings.join_writes,
             snapshot=self.snapshot_text,
         )
         # Registering and queueing the snapshot happen with no await in between, so no change
@@ -232,6 +233,7 @@ class WebSocketManager:
             self.settings.batch_window_ms / 1000.0,
             self._handle_sniffer_message,
             on_error=self._count_error,
+            join_writes=self.settings.join_writes,
             rate_limit=self.settings.sniffer_rate_limit,
         )
         self._sniffer_clients[client.client_id] = client

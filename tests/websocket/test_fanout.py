@@ -105,6 +105,23 @@ async def test_snapshot_then_coalesced_updates_to_every_client() -> None:
         assert coalesced == [2, 2]
 
 
+async def test_a_window_of_updates_goes_out_in_one_socket_write() -> None:
+    entities = [entity(f"light_{i}", "light", "galley", brightness=0) for i in range(30)]
+    app, fakes = fake_app(entities, batch_window_ms=50)
+    async with running_server(app) as base, websockets.connect(f"{base}/ws/entities") as ws:
+        await expect_type(ws, "snapshot")
+        before = manager_of(app).stats()["clients"][0]
+        for i in range(30):  # thirty entities change inside one window
+            fakes.entities.change(f"light_{i}", brightness=i)
+        updates = [await expect_type(ws, "entity_update") for _ in range(30)]
+        # Every update arrives, whole, in order, as its own WebSocket message.
+        assert [u["entity_id"] for u in updates] == [f"light_{i}" for i in range(30)]
+        assert [u["state"]["brightness"] for u in updates] == list(range(30))
+        after = manager_of(app).stats()["clients"][0]
+        assert after["sent"] - before["sent"] == 30
+        assert 1 <= after["writes"] - before["writes"] <= 2  # one burst (a window may split)
+
+
 async def test_subscriptions_narrow_the_stream() -> None:
     app, fakes = fake_app(batch_window_ms=0)
     async with running_server(app) as base, websockets.connect(f"{base}/ws/entities") as ws:
