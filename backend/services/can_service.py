@@ -35,6 +35,7 @@ Listener = Callable[[FrameEvent], None]
 Decode = Callable[[int, bytes], Any]
 _HOUSEKEEPING_S = 0.25
 _TRANSPORT_PF = frozenset({0xEB, 0xEC})
+_NODE_PF = frozenset({0xEA, 0xEE})  # REQUEST, ADDRESS_CLAIMED: see RVCNode.on_frame
 _NODE = object()  # tag of the RV-C node's own network frames: never command groups
 
 
@@ -204,10 +205,12 @@ class CANService:
             stats.decode_errors += 1  # a known DGN's data that did not decode
         self.sniffer.append(event)
         if direction == "rx":
-            self.groups.on_rx(event)
-            node = self.nodes.get(interface)
-            if node is not None:
-                node.on_frame(arbitration_id, data)
+            if self.groups.pending:
+                self.groups.on_rx(event)
+            if (arbitration_id >> 16) & 0xFF in _NODE_PF:  # all the RV-C node answers
+                node = self.nodes.get(interface)
+                if node is not None:
+                    node.on_frame(arbitration_id, data)
         self._notify(event)
         if (arbitration_id >> 16) & 0xFF in _TRANSPORT_PF and direction == "rx":
             self._reassemble(interface, arbitration_id, data, timestamp)

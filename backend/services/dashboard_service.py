@@ -242,13 +242,17 @@ class DashboardService:
 
     def _on_frame(self, event: Any) -> None:
         """A CAN frame passed (hot path: a few dict operations only)."""
-        if getattr(event, "direction", "rx") != "rx":
+        try:  # a FrameEvent (per frame: plain attribute reads)
+            direction, interface, decoded = event.direction, event.interface, event.decoded
+        except AttributeError:
+            direction = getattr(event, "direction", "rx")
+            interface = getattr(event, "interface", None)
+            decoded = getattr(event, "decoded", None)
+        if direction != "rx":
             return
-        interface = getattr(event, "interface", None)
         if interface is not None:
             self._interfaces[interface] = self._monotonic()
             self._rx_counts[interface] += 1
-        decoded = getattr(event, "decoded", None)
         if decoded is None or getattr(decoded, "dgn", None) != DM_RV_DGN:
             return
         signals = getattr(decoded, "signals", None) or {}
