@@ -3,6 +3,7 @@
 Run from the repository root::
 
     poetry run python benchmarks/suite.py [--seconds 20] [--clients 10] [--output PATH]
+        [--buses 1 4 10] [--repeat 1]
 
 Writes ``benchmarks/results/latest.json``: the machine (cores, CPU model, load average before
 each run), the commands, and each benchmark's JSON line; prints a summary table.
@@ -58,6 +59,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/results/latest.json")
+    parser.add_argument(
+        "--buses", type=int, nargs="+", default=list(BUSES), help="Bus counts, in this order."
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="Consecutive runs of each bus count (default 1)."
+    )
     args = parser.parse_args()
     python = sys.executable
     results: dict[str, Any] = {
@@ -66,10 +73,11 @@ def main() -> None:
         "decode": _run([python, "benchmarks/decode.py"], 600),
         "pipeline": [],
     }
-    for buses in BUSES:
+    for buses in args.buses:
         command = [python, "benchmarks/pipeline.py", "--buses", str(buses)]
         command += ["--seconds", f"{args.seconds:g}", "--clients", str(args.clients)]
-        results["pipeline"].append(_run(command, args.seconds + 300))
+        for _ in range(max(1, args.repeat)):
+            results["pipeline"].append(_run(command, args.seconds + 300))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(f"{results['machine']['cores']} cores, {results['machine']['cpu_model']}")
