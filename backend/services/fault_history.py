@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from backend.services.database_manager import DatabaseManager
+from backend.services.periodic_writer import PeriodicWriter
 from backend.services.repositories import FaultHistoryRepository, FaultLife
 
 logger = logging.getLogger(__name__)
 
-MAX_BACKOFF = 10.0
 CLEARED = "cleared"
 SERVER_STOPPED = "server_stopped"
 
@@ -58,8 +58,10 @@ def fault_life(
     )
 
 
-class FaultHistoryWriter:
+class FaultHistoryWriter(PeriodicWriter):
     """Queues fault lives (bounded, drops counted) and writes them in the background."""
+
+    label = "Fault history"
 
     def __init__(
         self,
@@ -69,12 +71,10 @@ class FaultHistoryWriter:
         flush_interval: float = 0.5,
         clock: Callable[[], float] = time.time,
     ):
+        super().__init__(flush_interval)
         self._db = database
         self._queue: deque[FaultLife] = deque(maxlen=queue_size)
-        self._interval = flush_interval
         self._clock = clock
-        self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
         self.received = 0
         self.written = 0
         self.dropped = 0
@@ -109,9 +109,9 @@ class FaultHistoryWriter:
     # -- lifecycle -----------------------------------------------------------------------------
 
     @property
-    def running(self) -> bool:
-        """True while the background task runs."""
-        return self._task is not None and not self._task.done()
+    def backlog(self) -> int:
+        """Fault lives waiting to be written."""
+        return len(self._queue)
 
     async def start(self) -> None:
         """Close the lives a crash left open, then start the named background task."""
@@ -119,38 +119,7 @@ class FaultHistoryWriter:
             self.closed_at_start = await FaultHistoryRepository(session).close_open(SERVER_STOPPED)
         if self.closed_at_start:
             logger.info("Fault history: %d faults left open were closed", self.closed_at_start)
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="persistence-fault-writer")
-
-    async def stop(self, final_flush_timeout: float = 5.0) -> None:
-        """Cancel and await the task, then write what is still queued. Safe to call twice."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise
-        if self._queue:
-            try:
-                async with asyncio.timeout(final_flush_timeout):
-                    await self.flush()
-            except TimeoutError:
-                logger.warning("Fault history: %d lives not written at stop", len(self._queue))
-            except Exception as exc:
-                logger.warning("Fault history: final write failed: %s", exc)
-
-    async def _run(self) -> None:
-        delay = self._interval
-        while True:
-            await asyncio.sleep(delay)
-            try:
-                await self.flush()
-                delay = self._interval
-            except Exception:
-                delay = min(max(delay * 2, self._interval), MAX_BACKOFF)
+        self._start_task("persistence-fault-writer")
 
     # -- writing -------------------------------------------------------------------------------
 

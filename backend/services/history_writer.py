@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from backend.services.database_manager import DatabaseManager
+from backend.services.periodic_writer import PeriodicWriter
 from backend.services.repositories import (
     AuditEntry,
     AuditRepository,
@@ -29,8 +30,6 @@ from backend.services.repositories import (
 )
 
 logger = logging.getLogger(__name__)
-
-MAX_BACKOFF = 10.0
 
 # (entity_id, last_updated, state as JSON text, available, entity_type, area), as queued
 _Row = tuple[str, Any, str, Any, str | None, str | None]
@@ -80,8 +79,10 @@ def audit_entry(result: Any) -> AuditEntry:
     )
 
 
-class HistoryWriter:
+class HistoryWriter(PeriodicWriter):
     """Batches entity history, last known state and command audit into the database."""
+
+    label = "History writer"
 
     def __init__(
         self,
@@ -92,14 +93,12 @@ class HistoryWriter:
         flush_interval: float = 0.5,
         audit_queue_size: int = 1000,
     ):
+        super().__init__(flush_interval)
         self._db = database
         self._queue: deque[_Row] = deque(maxlen=queue_size)
         self._queue_size = queue_size
         self._audit: deque[AuditEntry] = deque(maxlen=audit_queue_size)
         self._batch_size = batch_size
-        self._interval = flush_interval
-        self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
         self.received = 0
         self.written = 0
         self.dropped = 0
@@ -148,44 +147,13 @@ class HistoryWriter:
         return len(self._queue)
 
     @property
-    def running(self) -> bool:
-        """True while the background task runs."""
-        return self._task is not None and not self._task.done()
+    def backlog(self) -> int:
+        """History rows and audit entries waiting to be written."""
+        return len(self._queue) + len(self._audit)
 
     def start(self) -> None:
         """Start the named background task."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="persistence-history-writer")
-
-    async def stop(self, final_flush_timeout: float = 5.0) -> None:
-        """Cancel and await the task, then write what is still queued. Safe to call twice."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise
-        if self._queue or self._audit:
-            try:
-                async with asyncio.timeout(final_flush_timeout):
-                    await self.flush()
-            except TimeoutError:
-                logger.warning("History writer: %d rows not written at stop", len(self._queue))
-            except Exception as exc:
-                logger.warning("History writer: final write failed: %s", exc)
-
-    async def _run(self) -> None:
-        delay = self._interval
-        while True:
-            await asyncio.sleep(delay)
-            try:
-                await self.flush()
-                delay = self._interval
-            except Exception:
-                delay = min(max(delay * 2, self._interval), MAX_BACKOFF)
+        self._start_task("persistence-history-writer")
 
     # -- writing -------------------------------------------------------------------------------
 

@@ -1,0 +1,76 @@
+"""PeriodicWriter: the background half shared by the bounded database writers.
+
+A writer queues rows on the receive path (no awaits, no I/O) and a named background task writes
+them every ``flush_interval`` seconds, backing off (doubling, at most ``MAX_BACKOFF`` s) while the
+database fails. Stopping cancels the task and writes what is still queued, within a deadline.
+Subclasses give :meth:`flush`, :attr:`backlog` and :attr:`label`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF = 10.0
+
+
+class PeriodicWriter:
+    """A named task that flushes a writer's queue every interval; stop writes the rest."""
+
+    label = "Writer"
+    """How log lines name the writer."""
+
+    def __init__(self, flush_interval: float) -> None:
+        self._interval = flush_interval
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        """True while the background task runs."""
+        return self._task is not None and not self._task.done()
+
+    @property
+    def backlog(self) -> int:
+        """Items queued and not yet written."""
+        raise NotImplementedError
+
+    async def flush(self) -> int:
+        """Write what is queued; return how many items were written."""
+        raise NotImplementedError
+
+    def _start_task(self, name: str) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=name)
+
+    async def stop(self, final_flush_timeout: float = 5.0) -> None:
+        """Cancel and await the task, then write what is still queued. Safe to call twice."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+        if self.backlog:
+            try:
+                async with asyncio.timeout(final_flush_timeout):
+                    await self.flush()
+            except TimeoutError:
+                logger.warning("%s: %d items not written at stop", self.label, self.backlog)
+            except Exception as exc:
+                logger.warning("%s: final write failed: %s", self.label, exc)
+
+    async def _run(self) -> None:
+        delay = self._interval
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self.flush()
+                delay = self._interval
+            except Exception:
+                delay = min(max(delay * 2, self._interval), MAX_BACKOFF)
