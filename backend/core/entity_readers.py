@@ -357,13 +357,17 @@ _LEVELING_LOCKOUTS = (
 )
 
 
-def _jack_bits(s: Mapping[str, Any], jack: str) -> tuple[Any, Any]:
+def jack_status_signal(jack: str, direction: str) -> str:
+    """The LEVELING_CONTROL_STATUS signal of one jack's extending or retracting bit pair."""
     if jack == "tongue":
-        return s.get("jack_extending_tongue"), s.get("jack_retracting_tongue")
-    return (
-        s.get(f"jack_extending_or_air_spring_filling_{jack}"),
-        s.get(f"jack_retracting_or_air_spring_dumping_{jack}"),
-    )
+        return f"jack_{'extending' if direction == 'extend' else 'retracting'}_tongue"
+    if direction == "extend":
+        return f"jack_extending_or_air_spring_filling_{jack}"
+    return f"jack_retracting_or_air_spring_dumping_{jack}"
+
+
+def _jack_bits(s: Mapping[str, Any], jack: str) -> tuple[Any, Any]:
+    return s.get(jack_status_signal(jack, "extend")), s.get(jack_status_signal(jack, "retract"))
 
 
 def leveling_control(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:

@@ -134,8 +134,8 @@ class FaultEntity(BaseModel):
     name: str | None = None
 
 
-class DiagnosticFault(BaseModel):
-    """One active DM_RV fault (RV-C 3.2.5), see docs/diagnostics.md."""
+class _FaultFields(BaseModel):
+    """What identifies and describes a DM_RV fault (RV-C 3.2.5), live or in history."""
 
     fault_id: str = Field(description="source:dsa:spn_raw:fmi, stable while the fault lasts.")
     source: int = Field(description="Source address of the reporting device.")
@@ -149,10 +149,15 @@ class DiagnosticFault(BaseModel):
     device_type: str | None = Field(description="Device type, when its SPN table is known.")
     fmi: int
     fmi_meaning: str = Field(description="Table 3.2.5.8.")
-    occurrence_count: int | None
+    occurrence_count: int | None = Field(description="The occurrence count the device sent.")
     red_lamp: bool
     yellow_lamp: bool
     severity: Literal["warning", "critical"]
+
+
+class DiagnosticFault(_FaultFields):
+    """One active DM_RV fault (RV-C 3.2.5), see docs/diagnostics.md."""
+
     first_seen: float = Field(description="Seconds since the epoch.")
     last_seen: float = Field(description="Seconds since the epoch.")
     entities: list[FaultEntity]
@@ -169,25 +174,12 @@ class DiagnosticsResponse(BaseModel):
     expiry_seconds: float = Field(description="A fault not repeated for this long clears.")
 
 
-class FaultHistoryEntry(BaseModel):
-    """One life of one DM_RV fault, from when it became active until it cleared."""
+class FaultHistoryEntry(_FaultFields):
+    """One life of one DM_RV fault, from when it became active until it cleared.
 
-    fault_id: str = Field(description="source:dsa:spn_raw:fmi, as in GET /api/diagnostics.")
-    source: int = Field(description="Source address of the reporting device.")
-    dsa: int | None = Field(description="Default source address: the device type (table 7.2).")
-    dsa_extension: int | None = None
-    spn: int = Field(description="SPN after the single/multi-instance rule (3.2.5.5).")
-    spn_raw: int = Field(description="The 19-bit SPN field as sent.")
-    spn_encoding: Literal["single_instance", "multi_instance"]
-    instance: int | None = Field(description="Instance from the ISB (multi-instance devices).")
-    spn_name: str | None = Field(description="Standard (table 7.3) or device-specific name.")
-    device_type: str | None = Field(description="Device type, when its SPN table is known.")
-    fmi: int
-    fmi_meaning: str = Field(description="Table 3.2.5.8.")
-    occurrence_count: int | None = Field(description="The last count the device reported.")
-    red_lamp: bool
-    yellow_lamp: bool
-    severity: Literal["warning", "critical"]
+    ``occurrence_count``, the lamps and the severity are the last the device reported.
+    """
+
     entity_ids: list[str] = Field(description="Entities at the fault's source address then.")
     first_seen: float = Field(description="When it became active (seconds since the epoch).")
     last_seen: float = Field(description="When the device last reported it.")

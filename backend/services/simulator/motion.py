@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from backend.core.entity_commands import jack_signal
+from backend.core.entity_readers import jack_status_signal
 from backend.services.simulator.model import (
     CONDITIONS_DO_NOT_ALLOW,
     OUT_OF_RANGE,
@@ -299,22 +301,6 @@ BEARING_AT = 30.0  # % of stroke at which a jack's foot meets the ground (stabil
 AUTO_LEVEL_AT = 45.0  # % each jack ends at after an automatic level
 
 
-def _command_bit(jack: str, direction: str) -> str:
-    if jack == "tongue":
-        return f"jack_{direction}_tongue"
-    if direction == "extend":
-        return f"jack_extend_or_air_spring_fill_{jack}"
-    return f"jack_retract_or_air_spring_dump_{jack}"
-
-
-def _status_bit(jack: str, direction: str) -> str:
-    if jack == "tongue":
-        return f"jack_{'extending' if direction == 'extend' else 'retracting'}_tongue"
-    if direction == "extend":
-        return f"jack_extending_or_air_spring_filling_{jack}"
-    return f"jack_retracting_or_air_spring_dumping_{jack}"
-
-
 class LevelingModel(DeviceModel):
     """A hydraulic leveling system (LEVELING_CONTROL_COMMAND / _STATUS, LEVELING_JACK_STATUS).
 
@@ -385,8 +371,8 @@ class LevelingModel(DeviceModel):
         if manual:
             wanted = {}
             for jack in self.jacks:
-                ext = signals.get(_command_bit(jack, "extend")) == "on"
-                ret = signals.get(_command_bit(jack, "retract")) == "on"
+                ext = signals.get(jack_signal(jack, "extend")) == "on"
+                ret = signals.get(jack_signal(jack, "retract")) == "on"
                 wanted[jack] = 1 if ext and not ret else -1 if ret and not ext else 0
             self.moving = wanted
             self.kind = "manual"
@@ -472,8 +458,8 @@ class LevelingModel(DeviceModel):
         }
         for jack in self.jacks:
             direction = self.moving[jack]
-            out[_status_bit(jack, "extend")] = "on" if direction > 0 else "off"
-            out[_status_bit(jack, "retract")] = "on" if direction < 0 else "off"
+            out[jack_status_signal(jack, "extend")] = "on" if direction > 0 else "off"
+            out[jack_status_signal(jack, "retract")] = "on" if direction < 0 else "off"
         return out
 
 
