@@ -115,6 +115,10 @@ def broadcast_gaps(definition: DgnDefinition, default_gap: float) -> tuple[float
         gap = 0.9 * b["max_ms"] / 1000
     else:
         gap = default_gap
+    if b.get("max_ms"):
+        # Where the spec's normal gap is its maximum gap, aim a little inside it: a frame sent
+        # exactly at the maximum arrives past it after any scheduling delay.
+        gap = min(gap, 0.95 * b["max_ms"] / 1000)
     return max(gap, min_gap), min_gap
 
 
