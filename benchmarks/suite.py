@@ -66,6 +66,7 @@ def main() -> None:
         "--repeat", type=int, default=1, help="Consecutive runs of each bus count (default 1)."
     )
     args = parser.parse_args()
+    args.output = args.output.resolve()
     python = sys.executable
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
