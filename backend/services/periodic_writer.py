@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = 10.0
 
 
-class PeriodicWriter:
+class PeriodicWriter(ABC):
     """A named task that flushes a writer's queue every interval; stop writes the rest."""
 
     label = "Writer"
@@ -33,13 +34,13 @@ class PeriodicWriter:
         return self._task is not None and not self._task.done()
 
     @property
+    @abstractmethod
     def backlog(self) -> int:
         """Items queued and not yet written."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def flush(self) -> int:
         """Write what is queued; return how many items were written."""
-        raise NotImplementedError
 
     def _start_task(self, name: str) -> None:
         if self._task is None:

@@ -21,6 +21,7 @@ from backend.services.simulator.model import (
     OVERRIDDEN_BY_USER,
     DeviceModel,
     Signals,
+    World,
     label_ok,
     percent_ok,
 )
@@ -28,6 +29,18 @@ from backend.services.simulator.model import (
 MAX_RUN_S = 240.0
 REPEAT_TIMEOUT = 0.5  # a manual move stops this long after the last repeated command
 LOW_VOLTAGE_SOC = 10.0  # house battery state of charge below which motors are locked out
+
+
+def world_lockouts(world: World) -> list[str]:
+    """The lockouts a motion device announces from the coach's state (status signal names)."""
+    out: list[str] = []
+    if not world.parked:
+        out.append("park_brake")
+    if world.ignition_on:
+        out.append("ignition_key")
+    if world.house_soc < LOW_VOLTAGE_SOC:
+        out.append("low_voltage")
+    return out
 
 
 class _Travel(DeviceModel):
@@ -65,17 +78,7 @@ class _Travel(DeviceModel):
 
     def lockouts(self) -> list[str]:
         """Lockouts in force (the status signal names that say "will not move")."""
-        world = self.world
-        out: list[str] = []
-        if not self.travel_lockouts:
-            return out
-        if not world.parked:
-            out.append("park_brake")
-        if world.ignition_on:
-            out.append("ignition_key")
-        if world.house_soc < LOW_VOLTAGE_SOC:
-            out.append("low_voltage")
-        return out
+        return world_lockouts(self.world) if self.travel_lockouts else []
 
     def refuse(self) -> int | None:
         """The NAK a move gets now (overridden by user, conditions do not allow), or None."""
@@ -334,15 +337,7 @@ class LevelingModel(DeviceModel):
 
     def lockouts(self) -> list[str]:
         """LEVELING_CONTROL_STATUS byte 7 lockouts in force (signal names)."""
-        world = self.world
-        out = []
-        if not world.parked:
-            out.append("park_brake")
-        if world.ignition_on:
-            out.append("ignition_key")
-        if world.house_soc < LOW_VOLTAGE_SOC:
-            out.append("low_voltage")
-        return out
+        return world_lockouts(self.world)
 
     def _stop(self) -> None:
         self.moving = dict.fromkeys(self.jacks, 0)
