@@ -111,7 +111,7 @@ class FaultHistoryWriter(PeriodicWriter):
     @property
     def backlog(self) -> int:
         """Fault lives waiting to be written."""
-        return len(self._queue)
+        return len(self._queue) + self._in_flight
 
     async def start(self) -> None:
         """Close the lives a crash left open, then start the named background task."""
@@ -134,6 +134,7 @@ class FaultHistoryWriter(PeriodicWriter):
             self._queue.clear()
             if not batch:
                 return 0
+            self._in_flight = len(batch)
             try:
                 # One write per life: its latest change (a clear carries all a raise does).
                 latest = {(life.fault_id, life.first_seen): life for life in batch}
@@ -142,6 +143,7 @@ class FaultHistoryWriter(PeriodicWriter):
                     for life in latest.values():
                         await repository.record(life)
             except BaseException as exc:
+                self._in_flight = 0
                 room = (self._queue.maxlen or 0) - len(self._queue)
                 keep = batch[len(batch) - room :] if room < len(batch) else batch
                 self.dropped += len(batch) - len(keep)
@@ -153,6 +155,7 @@ class FaultHistoryWriter(PeriodicWriter):
                         logger.error("Fault history: write failed, will retry: %s", message)
                     self.last_error = message
                 raise
+            self._in_flight = 0
             self.written += len(batch)
             self.last_error = ""
             return len(batch)
@@ -161,7 +164,7 @@ class FaultHistoryWriter(PeriodicWriter):
         """Counters for the status route."""
         return {
             "running": self.running,
-            "queued": len(self._queue),
+            "queued": self.backlog,
             "queue_size": self._queue.maxlen,
             "received": self.received,
             "written": self.written,

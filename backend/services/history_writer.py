@@ -143,13 +143,13 @@ class HistoryWriter(PeriodicWriter):
 
     @property
     def queued(self) -> int:
-        """Rows waiting to be written."""
-        return len(self._queue)
+        """Rows not yet written: queued, plus those a write in progress holds."""
+        return len(self._queue) + self._in_flight
 
     @property
     def backlog(self) -> int:
         """History rows and audit entries waiting to be written."""
-        return len(self._queue) + len(self._audit)
+        return len(self._queue) + len(self._audit) + self._in_flight
 
     def start(self) -> None:
         """Start the named background task."""
@@ -169,9 +169,11 @@ class HistoryWriter(PeriodicWriter):
                 count = min(self._batch_size, len(self._queue))
                 batch = [self._queue.popleft() for _ in range(count)]
                 audit = [self._audit.popleft() for _ in range(len(self._audit))]
+                self._in_flight = count
                 try:
                     await self._write(batch, audit)
                 except BaseException as exc:
+                    self._in_flight = 0
                     self._requeue(batch, audit)
                     if not isinstance(exc, asyncio.CancelledError):
                         self.failed_writes += 1
@@ -180,6 +182,7 @@ class HistoryWriter(PeriodicWriter):
                             logger.error("History writer: write failed, will retry: %s", message)
                         self.last_error = message
                     raise
+                self._in_flight = 0
                 self.written += count
                 self.audit_written += len(audit)
                 self.last_write_at = time.time()
@@ -214,7 +217,7 @@ class HistoryWriter(PeriodicWriter):
         """Counters for the status route."""
         return {
             "running": self.running,
-            "queued": len(self._queue),
+            "queued": self.queued,
             "queue_size": self._queue.maxlen,
             "received": self.received,
             "written": self.written,

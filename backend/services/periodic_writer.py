@@ -27,6 +27,8 @@ class PeriodicWriter(ABC):
         self._interval = flush_interval
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._in_flight = 0
+        """Items taken from the queue by a write that has not finished (still not written)."""
 
     @property
     def running(self) -> bool:

@@ -108,6 +108,8 @@ async def test_slow_database_never_blocks_the_receive_path(tmp_path: Path) -> No
         assert slowest < 0.01
         assert writer.written == 0
         assert writer.dropped >= 150  # the oldest went, and were counted
+        # The status counts the row the stuck write holds as not written: 100 queued + 1.
+        assert writer.stats()["queued"] == 101
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
