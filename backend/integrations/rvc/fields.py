@@ -111,6 +111,8 @@ class Linear:
 
     def expr(self, var: str) -> str:
         """Python source computing the value from the raw integer ``var``."""
+        if self.offset == 0 and (type(self.offset) is int or type(self.scale) is float):
+            return f"({var} * {self.scale!r})"  # adding 0 would change neither value nor type
         return f"({var} * {self.scale!r} + {self.offset!r})"
 
     def to_raw(self, value: float) -> int:
