@@ -4,6 +4,8 @@ repeated ``/set`` messages, and a lost MQTT session stopping what it held ("owne
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 
 import pytest
 
@@ -15,6 +17,7 @@ from tests.mqtt.conftest import (
     wait_until,
     watching,
 )
+from tests.safety.conftest import live_coach
 
 pytestmark = pytest.mark.mqtt
 
@@ -112,3 +115,64 @@ async def test_jacks_and_step_held_over_mqtt_renew_one_lease_then_lapse(broker, 
             ended = list((await safety(http))["recent_lease_ends"])[-1]
             assert ended["entity_id"] == entity_id and ended["owner"] == "mqtt:1"
             assert ended["ended"] == "hold lapsed (not renewed)" and ended["ran_s"] >= 0.7
+
+
+async def test_jacks_and_step_held_over_mqtt_put_the_frames_and_the_stop_on_the_bus(broker, prefix):
+    """Read from the bus: while /set repeats, the command frames go out every 100 ms; after the
+    last /set, Stop (the step) or Abort (the jacks) within a second and no move frame after."""
+    host, port = broker
+    base = f"{prefix}/testcoach"
+    mqtt = {
+        "enabled": True,
+        "url": f"mqtt://{host}:{port}",
+        "topic_prefix": prefix,
+        "discovery_prefix": f"{prefix}-ha",
+        "coach_id": "testcoach",
+        "allow_motion": True,
+    }
+    cases = (
+        (
+            "step.entry",
+            '{"command":"extend"}',
+            ("STEP_COMMAND", {"instance": 1, "direction_of_movement": "extend"}),
+            ("STEP_COMMAND", {"instance": 1, "direction_of_movement": "stop"}),
+        ),
+        (
+            "leveling.jacks",
+            '{"command":"extend","jack":"all"}',
+            (
+                "LEVELING_CONTROL_COMMAND",
+                {
+                    "operating_mode": "manual_hydraulic_electric_leveling_four_point",
+                    **{
+                        f"jack_extend_or_air_spring_fill_{jack}": "on"
+                        for jack in ("left_front", "right_front", "left_rear", "right_rear")
+                    },
+                },
+            ),
+            ("LEVELING_CONTROL_COMMAND", {"operating_mode": "abort_function"}),
+        ),
+    )
+    async with (
+        watching(host, port, f"{base}/#") as watch,
+        live_coach(mqtt=mqtt) as live,
+    ):
+        for entity_id, body, (move_dgn, move), (stop_dgn, stop) in cases:
+            await watch.wait_for(f"{base}/{entity_id}/state", lambda v: v.get("available") is True)
+            await live.ready(entity_id)
+            started = time.monotonic()
+            for _ in range(6):
+                await watch.publish(f"{base}/{entity_id}/set", body)
+                last = time.monotonic()
+                await asyncio.sleep(0.15)
+            await asyncio.sleep(1.2)
+            moves = [f for f in live.spy.select(move_dgn, **move) if f.at > started]
+            stops = [f for f in live.spy.select(stop_dgn, **stop) if f.at > last]
+            # about 0.9 s held and up to 0.4 s more before the lease lapses, one frame a 100 ms
+            assert 6 <= len(moves) <= 15, (entity_id, len(moves))
+            gaps = [b.at - a.at for a, b in itertools.pairwise(moves)]
+            assert max(gaps) < 0.4, (entity_id, gaps)  # never a gap a device would stop on
+            assert stops and stops[0].at - last < 1.0, (entity_id, stops)
+            assert all(f.at < stops[0].at for f in moves), entity_id
+            ended = (await safety(live.http))["recent_lease_ends"][-1]
+            assert (ended["entity_id"], ended["owner"]) == (entity_id, "mqtt:1")
