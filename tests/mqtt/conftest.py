@@ -177,17 +177,21 @@ class Watcher:
     ) -> Any:
         """The first JSON (or text) payload on ``topic`` after index ``since`` that satisfies
         ``predicate``; fails the test after ``within`` seconds."""
+        index = await self.wait_index(topic, predicate, within, since)
+        return decode(self.messages[index][1])
+
+    async def wait_index(
+        self, topic: str, predicate: Any = None, within: float = 20.0, since: int = 0
+    ) -> int:
+        """The index in ``messages`` of what :meth:`wait_for` returns."""
         deadline = asyncio.get_running_loop().time() + within
         index = since
         while True:
             while index < len(self.messages):
                 seen, payload, _ = self.messages[index]
                 index += 1
-                if seen != topic:
-                    continue
-                value = decode(payload)
-                if predicate is None or predicate(value):
-                    return value
+                if seen == topic and (predicate is None or predicate(decode(payload))):
+                    return index - 1
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 seen = [decode(p) for t, p, _ in self.messages if t == topic][-3:]

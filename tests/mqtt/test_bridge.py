@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 
 from backend.main import create_app
 from tests.factories import make_settings
-from tests.mqtt.conftest import coach_app, wait_until, watching
+from tests.mqtt.conftest import coach_app, until_parked, wait_until, watching
 from tests.websocket.harness import running_server
 
 pytestmark = pytest.mark.mqtt
@@ -130,15 +128,12 @@ async def test_slide_extend_allowed_with_allow_motion(broker, prefix):
         coach_app(port, prefix, allow_motion=True) as (http, _),
     ):
         await watch.wait_for(f"{base}/{SLIDE}/state", lambda v: v.get("available") is True)
-        # Motion waits for the simulated chassis to report the coach parked (fail closed).
-        for _ in range(100):
-            if (await http.get("/api/safety")).json()["interlock"]["parked"]:
-                break
-            await asyncio.sleep(0.05)
+        await until_parked(http)  # motion waits for the simulated chassis (fail closed)
         await watch.publish(f"{base}/{SLIDE}/set", '{"command":"extend"}')
-        await watch.wait_for(f"{base}/{SLIDE}/state", lambda v: v.get("motion") == "extending")
+        state = f"{base}/{SLIDE}/state"
+        moving = await watch.wait_index(state, lambda v: v.get("motion") == "extending")
         await watch.publish(f"{base}/{SLIDE}/set", '{"command":"stop"}')
-        await watch.wait_for(f"{base}/{SLIDE}/state", lambda v: v.get("motion") == "stopped")
+        await watch.wait_for(state, lambda v: v.get("motion") == "stopped", since=moving + 1)
 
 
 async def test_viewer_role_only_stops(broker, prefix):
