@@ -274,18 +274,34 @@ class DashboardService:
 
     def _fault_changes(self, raised: list[Fault], cleared: list[Fault]) -> None:
         for fault, active in [(f, True) for f in raised] + [(f, False) for f in cleared]:
-            record = self._fault_record(fault)
+            message = self._fault_message(fault, active)
+            record = message["fault"]
             if active:
                 self._raise(fault_alert(record))
             else:
                 self._clear(f"fault:{record['fault_id']}")
-            message = {"type": "diagnostic_fault", "active": active, "fault": record}
             for listener in list(self._fault_listeners):
                 try:
                     listener(message)
                 except Exception:  # a subscriber's bug must not stop the others
                     self.dropped_listener_errors += 1
                     logger.exception("Fault listener failed")
+
+    def _fault_message(
+        self, fault: Fault, active: bool, entities: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """The ``diagnostic_fault`` message of a fault; ``lamps_seen``: lit in any report."""
+        return {
+            "type": "diagnostic_fault",
+            "active": active,
+            "fault": self._fault_record(fault, entities),
+            "lamps_seen": {"red": fault.red_lamp_seen, "yellow": fault.yellow_lamp_seen},
+        }
+
+    def active_fault_messages(self) -> list[dict[str, Any]]:
+        """A ``diagnostic_fault`` message (``active`` true) for every fault active now."""
+        entities = self._all_entities()
+        return [self._fault_message(f, True, entities) for f in self.faults.faults()]
 
     def _fault_record(self, fault: Fault, entities: list[dict[str, Any]] | None = None) -> dict:
         record = fault.as_dict()

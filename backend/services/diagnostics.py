@@ -116,6 +116,8 @@ class Fault:
     first_seen: float
     last_seen: float
     seen_at: float  # monotonic, for the expiry
+    red_lamp_seen: bool = False  # lit in any report of this fault (the history keeps the worst)
+    yellow_lamp_seen: bool = False
 
     @property
     def key(self) -> tuple[int, int | None, int, int]:
@@ -192,6 +194,8 @@ class FaultTable:
             fault.dsa_extension = dtc.get("dsa_extension")
             fault.occurrence_count = dtc.get("occurrence_count")
             fault.red_lamp, fault.yellow_lamp = red, yellow
+            fault.red_lamp_seen |= red
+            fault.yellow_lamp_seen |= yellow
             fault.last_seen, fault.seen_at = now, monotonic
         # No fault (lamps off or SPN/FMI FFh) clears the DSA; a multi-packet list is complete.
         if not dtcs or len(dtcs) > 1:

@@ -17,6 +17,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 from backend.services.database_manager import DatabaseManager
@@ -33,10 +34,13 @@ def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def fault_life(
-    record: dict[str, Any], *, cleared_at: float | None = None, reason: str | None = None
-) -> FaultLife:
-    """A FaultLife from a fault record of ``GET /api/diagnostics`` (or a ``diagnostic_fault``)."""
+def fault_life(record: dict[str, Any], lamps_seen: dict[str, Any] | None = None) -> FaultLife:
+    """A FaultLife from a fault record of ``GET /api/diagnostics`` (or a ``diagnostic_fault``).
+
+    A lamp is recorded lit when the record shows it lit or ``lamps_seen`` says it was lit in
+    any report of the fault (a red lamp that went back to yellow stays red in the history).
+    """
+    seen = lamps_seen or {}
     entities = tuple(
         str(e.get("entity_id")) for e in record.get("entities") or () if isinstance(e, dict)
     )
@@ -50,12 +54,19 @@ def fault_life(
         last_seen=float(record["last_seen"]),
         dsa_extension=_int_or_none(record.get("dsa_extension")),
         occurrence_count=_int_or_none(record.get("occurrence_count")),
-        red_lamp=bool(record.get("red_lamp")),
-        yellow_lamp=bool(record.get("yellow_lamp")),
+        red_lamp=bool(record.get("red_lamp") or seen.get("red")),
+        yellow_lamp=bool(record.get("yellow_lamp") or seen.get("yellow")),
         entities=entities,
-        cleared_at=cleared_at,
-        cleared_reason=reason,
     )
+
+
+def _message_life(message: dict[str, Any]) -> FaultLife | None:
+    """The FaultLife of a ``diagnostic_fault`` message (None when it holds no fault record)."""
+    record = message.get("fault")
+    if not isinstance(record, dict):
+        return None
+    seen = message.get("lamps_seen")
+    return fault_life(record, lamps_seen=seen if isinstance(seen, dict) else None)
 
 
 class FaultHistoryWriter(PeriodicWriter):
@@ -86,19 +97,22 @@ class FaultHistoryWriter(PeriodicWriter):
 
     def on_diagnostic(self, message: dict[str, Any]) -> None:
         """Queue a ``diagnostic_fault`` message: a fault became active or cleared."""
-        record = message.get("fault")
-        if not isinstance(record, dict):
+        life = _message_life(message)
+        if life is None:
             return
-        if message.get("active"):
-            self._append(fault_life(record))
-        else:
-            self._append(fault_life(record, cleared_at=self._clock(), reason=CLEARED))
+        if not message.get("active"):
+            life = replace(life, cleared_at=self._clock(), cleared_reason=CLEARED)
+        self._append(life)
 
-    def on_server_stop(self, records: Iterable[dict[str, Any]]) -> None:
-        """Close the lives of the faults still active as the server stops (at their last seen)."""
-        for record in records:
-            life = fault_life(record)
-            self._append(fault_life(record, cleared_at=life.last_seen, reason=SERVER_STOPPED))
+    def on_server_stop(self, messages: Iterable[dict[str, Any]]) -> None:
+        """Close the lives of the faults still active as the server stops (at their last seen);
+        ``messages`` are their ``diagnostic_fault`` messages."""
+        for message in messages:
+            life = _message_life(message)
+            if life is not None:
+                self._append(
+                    replace(life, cleared_at=life.last_seen, cleared_reason=SERVER_STOPPED)
+                )
 
     def _append(self, life: FaultLife) -> None:
         if len(self._queue) == self._queue.maxlen:

@@ -121,7 +121,7 @@ class PersistenceService:
         if unsubscribe is not None:
             unsubscribe()
         if dashboard is not None:
-            self.fault_writer.on_server_stop(dashboard.diagnostics()["faults"])
+            self.fault_writer.on_server_stop(dashboard.active_fault_messages())
 
     async def stop(self) -> None:
         """Cancel and await the retention task, then stop the writers (which flush)."""

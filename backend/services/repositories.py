@@ -405,10 +405,14 @@ class FaultHistoryRepository:
     async def record(self, life: FaultLife) -> None:
         """Store what is known of a life: update its row (same fault and first seen) or add it.
 
-        A row already closed is left as it is (a late, queued change does not reopen it).
+        A row already closed is left as it is (a late, queued change does not reopen it). A lamp
+        once recorded lit stays lit: the row keeps the worst the fault showed.
         """
         table = FaultHistoryRow
-        values = {name: getattr(life, name) for name in _FAULT_UPDATED}
+        values: dict[str, Any] = {name: getattr(life, name) for name in _FAULT_UPDATED}
+        for lamp in ("red_lamp", "yellow_lamp"):
+            if not values[lamp]:
+                del values[lamp]  # an unlit lamp leaves the stored one as it is
         if life.cleared_at is not None:
             values |= {"cleared_at": life.cleared_at, "cleared_reason": life.cleared_reason}
         result: Any = await self.session.execute(

@@ -223,3 +223,48 @@ async def test_a_fault_raised_and_cleared_between_two_writes_is_one_closed_life(
         (life,) = await FaultHistoryRepository(session).query()
     assert (life.first_seen, life.last_seen, life.occurrence_count) == (1200.0, 1230.0, 3)
     assert (life.cleared_at, life.cleared_reason, life.red_lamp) == (1234.0, "cleared", True)
+
+
+# The water heater's fault reported with the red lamp lit as well (byte 0: red 01b << 6).
+WATER_HEATER_FAULT_RED = bytes([0x55, *WATER_HEATER_FAULT[1:]])
+
+
+async def test_the_history_keeps_a_red_lamp_the_fault_showed_before_it_went_back(
+    tmp_path: Path,
+) -> None:
+    """Yellow, then red, then yellow again: the live view shows yellow, the history red, both
+    for a fault that cleared and for one still active when the server stopped."""
+    sections = _sections(tmp_path / "data", {})
+    async with live_dashboard(**sections) as (http, peer):
+        for frame in (WATER_HEATER_FAULT, WATER_HEATER_FAULT_RED, WATER_HEATER_FAULT):
+            peer.send(_message(0x65, frame))
+            red = frame[0] >> 6 == 1
+            live = await until(
+                http,
+                "/api/diagnostics",
+                lambda b, red=red: (
+                    [(f["red_lamp"], f["yellow_lamp"]) for f in b["faults"]] == [(red, True)]
+                ),
+            )
+        assert live["faults"][0]["severity"] == "warning"  # yellow only now
+        peer.send(_message(0x65, WATER_HEATER_OK))
+        body = await until(http, HISTORY, lambda b: b["faults"] and not b["faults"][0]["active"])
+        (fault,) = body["faults"]
+        assert (fault["red_lamp"], fault["yellow_lamp"], fault["severity"]) == (
+            True,
+            True,
+            "critical",
+        )
+        # The same again, left active when the server stops.
+        for frame in (WATER_HEATER_FAULT, WATER_HEATER_FAULT_RED, WATER_HEATER_FAULT):
+            peer.send(_message(0x65, frame))
+            red = frame[0] >> 6 == 1
+            await until(
+                http,
+                "/api/diagnostics",
+                lambda b, red=red: [f["red_lamp"] for f in b["faults"]] == [red],
+            )
+    async with live_dashboard(**sections) as (http, _peer):
+        second, first = (await http.get(HISTORY)).json()["faults"]
+        assert second["cleared_reason"] == "server_stopped" and first["cleared_reason"] == "cleared"
+        assert (second["red_lamp"], second["severity"]) == (True, "critical")
