@@ -78,6 +78,16 @@ RemovalListener = Callable[[EntityRemoved], None]
 MappingListener = Callable[[MappingChange], None]
 
 
+def _unmapped_view(record: dict[str, Any]) -> dict[str, Any]:
+    """A copy of an unmapped record, the last changed frame's labels and raw values worked out."""
+    view = dict(record, sources=list(record["sources"]))
+    message = view.pop("message", None)
+    if message is not None:
+        view["labels"] = message.labels
+        view["raw"] = message.raw
+    return view
+
+
 class EntityManager:
     """Registers the mapping's entities and keeps their state from decoded messages."""
 
@@ -416,8 +426,7 @@ class EntityManager:
         if record.get("signals") != message.signals:
             record["changed_at"] = ts  # the wizard highlights the instance a switch changes
             record["signals"] = message.signals
-            record["labels"] = message.labels
-            record["raw"] = message.raw
+            record["message"] = message  # labels and raw are derived when the record is read
 
     def _track_unknown(self, message: DecodedMessage, ts: float) -> None:
         record = self._unknown.get(message.dgn)
@@ -441,8 +450,14 @@ class EntityManager:
         _add_source(record["sources"], message.source)
 
     def unmapped(self) -> list[dict[str, Any]]:
-        """(DGN, instance) pairs of known DGNs that no entity claims, most recent last."""
-        return [dict(r, sources=list(r["sources"])) for r in self._unmapped.values()]
+        """(DGN, instance) pairs of known DGNs that no entity claims, most recent last, with the
+        ``signals``, ``labels`` and ``raw`` of the last frame that changed them."""
+        return [_unmapped_view(r) for r in self._unmapped.values()]
+
+    @property
+    def unmapped_count(self) -> int:
+        """How many (DGN, instance) pairs :meth:`unmapped` lists."""
+        return len(self._unmapped)
 
     def unknown_dgns(self) -> list[dict[str, Any]]:
         """DGNs seen that the specification does not define, most recent last."""

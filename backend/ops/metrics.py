@@ -220,7 +220,7 @@ class ServiceCollector(Collector):
         changes = _counter("entity_state_changes", "Entity state changes.")
         changes.add_metric([], manager.stats["changes"])
         yield changes
-        queues.add("unmapped", len(manager.unmapped()), manager.unmapped_limit)
+        queues.add("unmapped", manager.unmapped_count, manager.unmapped_limit)
         queues.add("unknown_dgns", len(manager.unknown_dgns()), manager.unknown_dgn_limit)
 
     def _command_metrics(self, service: Any) -> Iterator[Metric]:
