@@ -12,7 +12,6 @@ rows a crash left open are closed the same way).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import deque
@@ -86,12 +85,7 @@ class FaultHistoryWriter(PeriodicWriter):
         self._db = database
         self._queue: deque[FaultLife] = deque(maxlen=queue_size)
         self._clock = clock
-        self.received = 0
-        self.written = 0
-        self.dropped = 0
-        self.failed_writes = 0
         self.closed_at_start = 0
-        self.last_error = ""
 
     # -- receive path: no awaits, no I/O -------------------------------------------------------
 
@@ -158,16 +152,8 @@ class FaultHistoryWriter(PeriodicWriter):
                         await repository.record(life)
             except BaseException as exc:
                 self._in_flight = 0
-                room = (self._queue.maxlen or 0) - len(self._queue)
-                keep = batch[len(batch) - room :] if room < len(batch) else batch
-                self.dropped += len(batch) - len(keep)
-                self._queue.extendleft(reversed(keep))
-                if not isinstance(exc, asyncio.CancelledError):
-                    self.failed_writes += 1
-                    message = f"{type(exc).__name__}: {exc}".splitlines()[0]
-                    if message != self.last_error:
-                        logger.error("Fault history: write failed, will retry: %s", message)
-                    self.last_error = message
+                self._put_back(self._queue, batch)
+                self._failed(exc)
                 raise
             self._in_flight = 0
             self.written += len(batch)

@@ -8,9 +8,7 @@ the oldest rows are dropped and counted, and the bus keeps flowing.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import logging
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -28,8 +26,6 @@ from backend.services.repositories import (
     HistoryRepository,
     SavedState,
 )
-
-logger = logging.getLogger(__name__)
 
 # (entity_id, last_updated, state as JSON text, available, entity_type, area), as queued
 _Row = tuple[str, Any, str, Any, str | None, str | None]
@@ -99,13 +95,8 @@ class HistoryWriter(PeriodicWriter):
         self._queue_size = queue_size
         self._audit: deque[AuditEntry] = deque(maxlen=audit_queue_size)
         self._batch_size = batch_size
-        self.received = 0
-        self.written = 0
-        self.dropped = 0
         self.audit_written = 0
         self.audit_dropped = 0
-        self.failed_writes = 0
-        self.last_error = ""
         self.last_write_at: float | None = None
 
     # -- receive path: no awaits, no I/O -------------------------------------------------------
@@ -175,12 +166,7 @@ class HistoryWriter(PeriodicWriter):
                 except BaseException as exc:
                     self._in_flight = 0
                     self._requeue(batch, audit)
-                    if not isinstance(exc, asyncio.CancelledError):
-                        self.failed_writes += 1
-                        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
-                        if message != self.last_error:
-                            logger.error("History writer: write failed, will retry: %s", message)
-                        self.last_error = message
+                    self._failed(exc)
                     raise
                 self._in_flight = 0
                 self.written += count
@@ -204,10 +190,7 @@ class HistoryWriter(PeriodicWriter):
 
     def _requeue(self, batch: list[_Row], audit: list[AuditEntry]) -> None:
         """Put a failed batch back in front; what no longer fits (the oldest) is dropped."""
-        room = (self._queue.maxlen or 0) - len(self._queue)
-        keep = batch[len(batch) - room :] if room < len(batch) else batch
-        self.dropped += len(batch) - len(keep)
-        self._queue.extendleft(reversed(keep))
+        self._put_back(self._queue, batch)
         audit_room = (self._audit.maxlen or 0) - len(self._audit)
         keep_audit = audit[len(audit) - audit_room :] if audit_room < len(audit) else audit
         self.audit_dropped += len(audit) - len(keep_audit)

@@ -3,7 +3,8 @@
 A writer queues rows on the receive path (no awaits, no I/O) and a named background task writes
 them every ``flush_interval`` seconds, backing off (doubling, at most ``MAX_BACKOFF`` s) while the
 database fails. Stopping cancels the task and writes what is still queued, within a deadline.
-Subclasses give :meth:`flush`, :attr:`backlog` and :attr:`label`.
+Subclasses give :meth:`flush`, :attr:`backlog` and :attr:`label`; the counters, the record of a
+failed write and putting a failed batch back in front of its queue are shared here.
 """
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from backend.integrations.can.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +35,11 @@ class PeriodicWriter(ABC):
         self._task: asyncio.Task[None] | None = None
         self._in_flight = 0
         """Items taken from the queue by a write that has not finished (still not written)."""
+        self.received = 0
+        self.written = 0
+        self.dropped = 0
+        self.failed_writes = 0
+        self.last_error = ""
 
     @property
     def running(self) -> bool:
@@ -44,6 +55,24 @@ class PeriodicWriter(ABC):
     async def flush(self) -> int:
         """Write what is queued; return how many items were written."""
 
+    def _failed(self, exc: BaseException) -> None:
+        """Count a failed write and log it once per distinct error (a cancellation is neither)."""
+        if isinstance(exc, asyncio.CancelledError):
+            return
+        self.failed_writes += 1
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        if message != self.last_error:
+            logger.error("%s: write failed, will retry: %s", self.label, message)
+        self.last_error = message
+
+    def _put_back(self, queue: deque[Any], items: Sequence[Any]) -> None:
+        """Put a failed batch back in front of ``queue``; what no longer fits (the oldest) is
+        dropped and counted in ``dropped``."""
+        room = (queue.maxlen or 0) - len(queue)
+        keep = items[len(items) - room :] if room < len(items) else items
+        self.dropped += len(items) - len(keep)
+        queue.extendleft(reversed(keep))
+
     def _start_task(self, name: str) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=name)
@@ -51,14 +80,7 @@ class PeriodicWriter(ABC):
     async def stop(self, final_flush_timeout: float = 5.0) -> None:
         """Cancel and await the task, then write what is still queued. Safe to call twice."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise
+        await cancel_and_wait(task)
         if self.backlog:
             try:
                 async with asyncio.timeout(final_flush_timeout):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.core.config import Settings
+from backend.integrations.can.tasks import cancel_and_wait
 from backend.services.backup import (
     BackupError,
     BackupFile,
@@ -128,14 +129,7 @@ class PersistenceService:
         self.detach_diagnostics()
         tasks, self._tasks = self._tasks, set()
         for task in tasks:
-            task.cancel()
-        for task in tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise
+            await cancel_and_wait(task)
         await self.writer.stop()
         await self.fault_writer.stop()
 
