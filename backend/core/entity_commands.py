@@ -271,7 +271,12 @@ def native_motor(ctx: CommandContext, name: str, args: Mapping[str, Any]) -> Com
     stop = _frame(ctx, {"direction_of_movement": "stop"})
     if name == "stop":
         return CommandPlan((stop,), _expect_equal({"motion": "stopped"}), {"motion": "stopped"})
-    frame = _frame(ctx, {"direction_of_movement": name})
+    return _held_move(ctx, _frame(ctx, {"direction_of_movement": name}), name, stop)
+
+
+def _held_move(ctx: CommandContext, frame: FrameSpec, name: str, stop: FrameSpec) -> CommandPlan:
+    """A manual move: ``frame`` repeated every 100 ms while the hold lease lives (``ctx.hold``),
+    for at most the motor run duration, then ended with ``stop``."""
     motion = _DIRECTION[name]
     repeat = Repeat(MOTOR_REPEAT_INTERVAL, float(ctx.motor_run_seconds), (stop,))
     return CommandPlan(
@@ -580,12 +585,4 @@ def _leveling(system: str, ctx: CommandContext, name: str, args: Mapping[str, An
             argument="jack",
             allowed=list(jacks),
         )
-    frame = _leveling_frame(ctx, manual, dict.fromkeys(moving, name))
-    motion = _DIRECTION[name]
-    repeat = Repeat(MOTOR_REPEAT_INTERVAL, float(ctx.motor_run_seconds), (stop,))
-    return CommandPlan(
-        (frame,),
-        _expect_equal({"motion": motion}),
-        {"motion": motion},
-        repeat if ctx.hold else None,
-    )
+    return _held_move(ctx, _leveling_frame(ctx, manual, dict.fromkeys(moving, name)), name, stop)
