@@ -231,7 +231,15 @@ async def test_auto_level_in_progress_is_aborted_when_the_park_brake_is_released
         assert live.spy.select("STEP_COMMAND") == []
         safety = (await live.http.get("/api/safety")).json()
         assert safety["counters"]["interlock_stops"] == 1
-        view = (await live.http.get(f"/api/entities/{JACKS}")).json()
-        result = view["last_command_result"] or view["pending_command"]
-        assert result["command"] == {"command": "stop"}
+
+        async def interlock_stop() -> dict | None:
+            # the Stop the interlock sent: still pending (auto_level's result is then the last
+            # one) or already ended
+            view = (await live.http.get(f"/api/entities/{JACKS}")).json()
+            for command in (view["pending_command"], view["last_command_result"]):
+                if command and command["command"] == {"command": "stop"}:
+                    return command
+            return None
+
+        result = await live.wait(interlock_stop, 3.0)
         assert result["client"] == "interlock: park brake released"
