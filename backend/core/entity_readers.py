@@ -431,6 +431,31 @@ def leveling_jacks(s: Mapping[str, Any], role: str | None, m: Labelled = None) -
     return out
 
 
+# LEVELING_AIR_STATUS (table 6.13.11b): each air bag's signal and the name the entity gives it.
+# The bags are named as on a four-point system; a three-point system reports its front bag on
+# the left-front bits (6-7 of byte 0), as its front jack is commanded on them.
+_AIR_BAGS = (
+    ("air_bag_pressure_left_front", "left_front"),
+    ("air_bag_pressure_right_front", "right_front"),
+    ("air_bag_pressure_left_rear", "left_rear"),
+    ("air_bag_pressure_right_rear", "right_rear"),
+    ("tag_axle_air_pressure_left", "tag_axle_left"),
+    ("tag_axle_air_pressure_right", "tag_axle_right"),
+)
+_LOW_AIR = "low_air_pressure_detected"
+
+
+def leveling_air(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
+    """LEVELING_AIR_STATUS (6.13.11): the air bags that report low pressure (an empty list when
+    every bag that reports says "Pressure OK") and whether the system's air pressure is low
+    (null when the system does not report it)."""
+    system = s.get("system_air_pressure")
+    return {
+        "low_air_pressure": [bag for signal, bag in _AIR_BAGS if s.get(signal) == _LOW_AIR],
+        "system_air_pressure_low": None if system is None else system == _LOW_AIR,
+    }
+
+
 def shade(s: Mapping[str, Any], role: str | None, m: Labelled = None) -> State:
     """WINDOW_SHADE_CONTROL_STATUS: forward output = opening, reverse output = closing."""
     forward, reverse = s.get("forward_status"), s.get("reverse_status")

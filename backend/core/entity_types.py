@@ -110,6 +110,7 @@ def _leveling_control(system: str) -> Control:
         {
             "LEVELING_CONTROL_STATUS": rd.leveling_control,
             "LEVELING_JACK_STATUS": rd.leveling_jacks,
+            "LEVELING_AIR_STATUS": rd.leveling_air,
         },
         "LEVELING_CONTROL_COMMAND",
         (

@@ -20,6 +20,7 @@ from backend.core.entity_types import ENTITY_TYPES
 from backend.integrations.mqtt import discovery
 from backend.integrations.mqtt.topics import Topics
 from backend.integrations.rvc.loader import load_config_data
+from tests.safety.conftest import air_leveling_mapping
 
 T = Topics("coachiq", "rv1", "homeassistant")
 ON = '{"command":"set","state":"on"}'
@@ -695,3 +696,19 @@ def test_switch_and_binary_templates(manager):
     available = device(manager, "tank.lpg")["availability"][1]["value_template"]
     assert render(available, {"level": 70.0, "available": True}) == "online"
     assert render(available, {"level": 70.0, "available": False}) == "offline"
+
+
+def test_an_air_leveling_system_has_a_low_air_pressure_problem(tmp_path):
+    mapping = air_leveling_mapping(tmp_path)
+    air = EntityManager(load_mapping(mapping, load_config_data().spec))
+    low = device(air, "leveling.air")["cmps"]["low_air_pressure"]
+    template = (
+        "{{ 'on' if value_json.low_air_pressure or value_json.system_air_pressure_low else 'off' }}"
+    )
+    assert strip_ids({"low": low})["low"] == binary("Low air pressure", template, "problem")
+    assert render(low["value_template"], {"low_air_pressure": ["left_rear"]}) == "on"
+    ok = {"low_air_pressure": [], "system_air_pressure_low": False}
+    assert render(low["value_template"], ok) == "off"
+    assert render(low["value_template"], {**ok, "system_air_pressure_low": True}) == "on"
+    # the shipped hydraulic system does not report LEVELING_AIR_STATUS: no such problem sensor
+    assert "low_air_pressure" not in EXPECTED["leveling.jacks"]

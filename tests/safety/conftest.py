@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import can
@@ -121,6 +122,19 @@ class Live:
             return last if last and last["command_id"] == command_id else None
 
         return await self.wait(done, within)
+
+
+def air_leveling_mapping(directory: Path) -> Path:
+    """A coach mapping with one air leveling system (four-point, at source address 52h), which
+    reports LEVELING_AIR_STATUS by default; written into ``directory``."""
+    mapping = directory / "air-coach.yml"
+    mapping.write_text(
+        "version: 1\ncoach: {name: Air coach}\nentities:\n"
+        "  - {entity_id: leveling.air, name: Air leveling, type: leveling, control: air,\n"
+        "     source_address: 82}\n",
+        encoding="utf-8",
+    )
+    return mapping
 
 
 @asynccontextmanager

@@ -2,7 +2,8 @@
 
 The bytes are the specification's (LEVELING_CONTROL_COMMAND 1FFEE table 6.13.3b, STEP_COMMAND
 1FE88 table 6.48.2b, LEVELING_CONTROL_STATUS 1FFED table 6.13.2b, LEVELING_JACK_STATUS 1FFEC
-table 6.13.4b, STEP_STATUS 1FE89 table 6.48.1b), written out here, not computed.
+table 6.13.4b, LEVELING_AIR_STATUS 1FFE9 table 6.13.11b, STEP_STATUS 1FE89 table 6.48.1b), written
+out here, not computed.
 """
 
 from __future__ import annotations
@@ -144,6 +145,25 @@ def test_leveling_jack_status_decodes_jacks_down() -> None:
     assert "jack_auxiliary_jack_1" not in state
 
 
+def test_leveling_air_status_names_the_bags_with_low_pressure() -> None:
+    # Priority 3, DGN 1FFE9. Every bag and the system at 00b "Pressure OK"; the reserved bits
+    # (byte 1 bits 4-7, byte 2 bits 2-7) are ones.
+    state = _read("leveling", "air", 0x1FFE9, "00 F0 FC FF FF FF FF FF")
+    assert state == {"low_air_pressure": [], "system_air_pressure_low": False}
+    # 01b "Low air pressure detected": byte 0 bits 0-1 (left rear) and 6-7 (left front, or the
+    # front bag of a three-point system) = 41h; byte 1 bits 2-3 (tag axle right) = F4h; byte 2
+    # bits 0-1 (system air pressure) = FDh
+    state = _read("leveling", "air", 0x1FFE9, "41 F4 FD FF FF FF FF FF")
+    assert state == {
+        "low_air_pressure": ["left_front", "left_rear", "tag_axle_right"],
+        "system_air_pressure_low": True,
+    }
+    # a three-point system: right front (byte 0 bits 2-3) N/A = 11b, no tag axle, no system
+    # pressure reported; nothing is low and the system's pressure is unknown
+    state = _read("leveling", "air", 0x1FFE9, "0C FF FF FF FF FF FF FF")
+    assert state == {"low_air_pressure": [], "system_air_pressure_low": None}
+
+
 def test_step_status_decodes_position_and_motion() -> None:
     # instance 1, mode 0, motion 2 extending, position 200 = 100 %, no obstruction
     state = _read("step", "native", 0x1FE89, "01 00 02 C8 F0 FF FF FF")
@@ -196,6 +216,7 @@ def test_mapping_jacks_and_self_run(tmp_path: Path) -> None:
     assert {b.dgn_name for b in jacks.bindings} == {
         "LEVELING_CONTROL_STATUS",
         "LEVELING_JACK_STATUS",
+        "LEVELING_AIR_STATUS",
     }
     plain = load_mapping(
         _mapping(tmp_path, "  - {entity_id: leveling.main, name: J, type: leveling}\n"), spec

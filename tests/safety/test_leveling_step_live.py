@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
-from tests.safety.conftest import Live, live_coach
+import can
+
+from tests.safety.conftest import Live, air_leveling_mapping, live_coach
 
 JACKS = "leveling.jacks"  # the shipped coach's hydraulic four-point system, self_run
 STEP = "step.entry"  # STEP_COMMAND instance 1
@@ -243,3 +246,43 @@ async def test_auto_level_in_progress_is_aborted_when_the_park_brake_is_released
 
         result = await live.wait(interlock_stop, 3.0)
         assert result["client"] == "interlock: park brake released"
+
+
+async def test_an_air_leveling_system_shows_its_low_air_bags(tmp_path: Path) -> None:
+    mapping = air_leveling_mapping(tmp_path)
+    async with live_coach(simulator=False, rvc={"coach_mapping_path": str(mapping)}) as live:
+        listed = (await live.http.get("/api/entities/leveling.air")).json()
+        assert "LEVELING_AIR_STATUS" in listed["device"]["status_dgns"]
+        # LEVELING_AIR_STATUS (1FFE9, priority 3) from the leveling controller at 52h: byte 0
+        # bits 4-5 (right rear) = 01b "Low air pressure detected", the other bags 00b; byte 2
+        # bits 0-1 (system air pressure) = 00b "Pressure OK"
+        live.bus.send(
+            can.Message(
+                arbitration_id=0x0DFFE952,
+                data=bytes.fromhex("10F0FCFFFFFFFFFF"),
+                is_extended_id=True,
+            )
+        )
+
+        async def low() -> dict | None:
+            view = (await live.http.get("/api/entities/leveling.air")).json()
+            return view if view["state"].get("low_air_pressure") else None
+
+        view = await live.wait(low, 3.0)
+        assert view["available"] is True
+        assert view["state"]["low_air_pressure"] == ["right_rear"]
+        assert view["state"]["system_air_pressure_low"] is False
+        # every bag back to "Pressure OK": the list empties, it does not keep the old warning
+        live.bus.send(
+            can.Message(
+                arbitration_id=0x0DFFE952,
+                data=bytes.fromhex("00F0FCFFFFFFFFFF"),
+                is_extended_id=True,
+            )
+        )
+
+        async def cleared() -> bool:
+            view = (await live.http.get("/api/entities/leveling.air")).json()
+            return view["state"]["low_air_pressure"] == []
+
+        await live.wait(cleared, 3.0)

@@ -421,10 +421,17 @@ def _mover(entity: Mapping[str, Any], set_topic: str, ctx: DiscoveryContext) -> 
 
 def _leveling(entity: Mapping[str, Any], set_topic: str, ctx: DiscoveryContext) -> Components:
     """A leveling system: all its jacks as one cover (held like a slide), how many jacks are
-    down, and Auto level / Store buttons when its firmware runs them (``self_run``)."""
+    down, a low air pressure problem when it reports LEVELING_AIR_STATUS, and Auto level / Store
+    buttons when its firmware runs them (``self_run``)."""
     components: Components = {
         "jacks_down": _sensor("Jacks down", "jacks_down", icon="mdi:car-brake-parking"),
     }
+    if "LEVELING_AIR_STATUS" in entity.get("device", {}).get("status_dgns", ()):
+        components["low_air_pressure"] = _binary(
+            "Low air pressure",
+            _on_off("value_json.low_air_pressure or value_json.system_air_pressure_low"),
+            "problem",
+        )
     if ctx.allow_motion:
         components["cover"] = {
             "p": "cover",

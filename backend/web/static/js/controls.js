@@ -403,6 +403,11 @@ function leveling(entity, state, commands, send) {
       el("button", { class: "btn", type: "button", "data-testid": `${command}-${id}`, onclick: () => send({ command }, doing) }, label))));
   }
   if (state.lockout) parts.push(el("p", { class: "small warn", style: "margin:0" }, `Locked out: ${state.lockout}`));
+  // LEVELING_AIR_STATUS: the air bags (and the system) reporting low pressure
+  const lowAir = [...(Array.isArray(state.low_air_pressure) ? state.low_air_pressure : []), ...(state.system_air_pressure_low === true ? ["system"] : [])];
+  if (lowAir.length) {
+    parts.push(el("p", { class: "small warn", style: "margin:0", "data-testid": `low-air-${id}` }, `Low air pressure: ${lowAir.map(humanize).join(", ")}`));
+  }
   parts.push(el("p", { class: "muted small", style: "margin:0" }, "Hold to move the chosen jack(s); release to stop."));
   return parts;
 }
