@@ -12,7 +12,9 @@ class AlertModel(BaseModel):
 
     alert_id: str = Field(description="Stable id of the condition, e.g. tank_high:black_tank.")
     kind: str = Field(
-        description="tank_high, tank_low, battery_low, fault, can_inactive, unavailable."
+        description=(
+            "tank_high, tank_low, battery_low, low_air_pressure, fault, can_inactive, unavailable."
+        )
     )
     severity: Literal["info", "warning", "critical"]
     message: str

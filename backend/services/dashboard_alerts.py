@@ -124,13 +124,13 @@ def _label(entity: dict[str, Any]) -> str:
 
 
 # Entity types whose state can raise an alert (any entity can be "unavailable").
-ALERTING_TYPES: frozenset[str] = frozenset({"tank", "battery", "dc_source"})
+ALERTING_TYPES: frozenset[str] = frozenset({"tank", "battery", "dc_source", "leveling"})
 
 
 def entity_alerts(
     entity: dict[str, Any], settings: DashboardSettings, *, include_unavailable: bool = True
 ) -> list[Alert]:
-    """Alerts an entity raises now: unavailable, tank level, battery low."""
+    """Alerts an entity raises now: unavailable, tank level, battery low, low air pressure."""
     entity_id = str(entity.get("entity_id", ""))
     name = _label(entity)
     if entity.get("available") is False:
@@ -156,7 +156,30 @@ def entity_alerts(
         alerts.extend(_tank_alerts(entity, state, settings))
     elif etype in ("battery", "dc_source"):
         alerts.extend(_battery_alerts(entity, state, settings))
+    elif etype == "leveling":
+        alerts.extend(_air_alerts(entity, state))
     return alerts
+
+
+def _air_alerts(entity: dict[str, Any], state: dict[str, Any]) -> list[Alert]:
+    """Low air pressure that an air leveling system reports (LEVELING_AIR_STATUS): a warning,
+    as the spec makes it (no lockout)."""
+    low = state.get("low_air_pressure")
+    where = [str(bag).replace("_", " ") for bag in low] if isinstance(low, list) else []
+    if state.get("system_air_pressure_low") is True:
+        where.append("system")
+    if not where:
+        return []
+    entity_id = str(entity.get("entity_id", ""))
+    return [
+        Alert(
+            f"low_air_pressure:{entity_id}",
+            "low_air_pressure",
+            "warning",
+            f"{_label(entity)}: low air pressure ({', '.join(where)})",
+            entity_id,
+        )
+    ]
 
 
 def _tank_alerts(

@@ -272,6 +272,16 @@ async def test_an_air_leveling_system_shows_its_low_air_bags(tmp_path: Path) -> 
         assert view["available"] is True
         assert view["state"]["low_air_pressure"] == ["right_rear"]
         assert view["state"]["system_air_pressure_low"] is False
+        alerts = (await live.http.get("/api/dashboard/summary")).json()["alerts"]
+        mine = [a for a in alerts if a["entity_id"] == "leveling.air"]
+        assert [(a["alert_id"], a["kind"], a["severity"], a["message"]) for a in mine] == [
+            (
+                "low_air_pressure:leveling.air",
+                "low_air_pressure",
+                "warning",
+                "Air leveling: low air pressure (right rear)",
+            )
+        ]
         # every bag back to "Pressure OK": the list empties, it does not keep the old warning
         live.bus.send(
             can.Message(
@@ -286,3 +296,5 @@ async def test_an_air_leveling_system_shows_its_low_air_bags(tmp_path: Path) -> 
             return view["state"]["low_air_pressure"] == []
 
         await live.wait(cleared, 3.0)
+        alerts = (await live.http.get("/api/dashboard/summary")).json()["alerts"]
+        assert [a for a in alerts if a["entity_id"] == "leveling.air"] == []
