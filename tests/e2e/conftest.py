@@ -9,7 +9,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -179,3 +180,21 @@ def screenshot(page, name: str) -> None:
     """Write tests/artifacts/<name>.png (git-ignored) for a person to look at."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+
+
+@asynccontextmanager
+async def dashboard_page(chromium_path: str, base_url: str) -> AsyncIterator[Any]:
+    """The dashboard of an in-process app (``http://`` ``base_url``) in headless Chromium, with
+    Playwright's async API (for tests that also read the app's bus), once its socket is live."""
+    async_api = pytest.importorskip("playwright.async_api")
+    async with async_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=chromium_path, args=CHROMIUM_FLAGS
+        )
+        try:
+            page = await browser.new_page(viewport=LAPTOP)
+            await page.goto(base_url + "/")
+            await async_api.expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+            yield page
+        finally:
+            await browser.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 import can
 import pytest
 
-from tests.e2e.conftest import CHROMIUM_FLAGS, LAPTOP
+from tests.e2e.conftest import dashboard_page
 from tests.safety.conftest import air_leveling_mapping, live_coach
 
 pytestmark = pytest.mark.e2e
@@ -22,30 +22,20 @@ def _air_status(payload: str) -> can.Message:
 async def test_the_card_names_the_air_bags_with_low_pressure(
     chromium_path: str, tmp_path: Path
 ) -> None:
-    async_api = pytest.importorskip("playwright.async_api")
+    from playwright.async_api import expect
+
     mapping = air_leveling_mapping(tmp_path)
     async with (
         live_coach(simulator=False, rvc={"coach_mapping_path": str(mapping)}) as live,
-        async_api.async_playwright() as playwright,
+        dashboard_page(chromium_path, live.ws_base.replace("ws://", "http://")) as page,
     ):
-        browser = await playwright.chromium.launch(
-            executable_path=chromium_path, args=CHROMIUM_FLAGS
+        # byte 0 = 11h: left rear (bits 0-1) and right rear (bits 4-5) at 01b "Low air pressure
+        # detected"; byte 2 = FDh: system air pressure (bits 0-1) low
+        live.bus.send(_air_status("11 F0 FD FF FF FF FF FF"))
+        low = page.get_by_test_id("low-air-leveling.air")
+        await expect(low).to_have_text(
+            "Low air pressure: Left rear, Right rear, System", timeout=10_000
         )
-        try:
-            page = await browser.new_page(viewport=LAPTOP)
-            await page.goto(live.ws_base.replace("ws://", "http://") + "/")
-            expect = async_api.expect
-            await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
-            # byte 0 = 11h: left rear (bits 0-1) and right rear (bits 4-5) at 01b "Low air
-            # pressure detected"; byte 2 = FDh: system air pressure (bits 0-1) low
-            live.bus.send(_air_status("11 F0 FD FF FF FF FF FF"))
-            low = page.get_by_test_id("low-air-leveling.air")
-            await expect(low).to_have_text(
-                "Low air pressure: Left rear, Right rear, System", timeout=10_000
-            )
-            # every bag and the system back at 00b "Pressure OK"
-            live.bus.send(_air_status("00 F0 FC FF FF FF FF FF"))
-            await expect(low).to_have_count(0, timeout=10_000)
-            await expect(page.get_by_text("Stopped")).to_be_visible()
-        finally:
-            await browser.close()
+        # every bag and the system back at 00b "Pressure OK"
+        live.bus.send(_air_status("00 F0 FC FF FF FF FF FF"))
+        await expect(low).to_have_count(0, timeout=10_000)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM_FLAGS, LAPTOP
+from tests.e2e.conftest import dashboard_page
 from tests.safety.conftest import Heard, Live, live_coach
 
 pytestmark = pytest.mark.e2e
@@ -67,18 +67,10 @@ def _check(moves: list[Heard], stops: list[Heard], released: float, held: float)
 async def test_holding_the_jack_and_step_buttons_puts_the_frames_on_the_bus(
     chromium_path: str,
 ) -> None:
-    async_api = pytest.importorskip("playwright.async_api")
     live: Live
-    async with live_coach() as live, async_api.async_playwright() as playwright:
+    async with live_coach() as live:
         await live.ready(JACKS, STEP)
-        browser = await playwright.chromium.launch(
-            executable_path=chromium_path, args=CHROMIUM_FLAGS
-        )
-        try:
-            page = await browser.new_page(viewport=LAPTOP)
-            await page.goto(live.ws_base.replace("ws://", "http://") + "/")
-            expect = async_api.expect
-            await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+        async with dashboard_page(chromium_path, live.ws_base.replace("ws://", "http://")) as page:
             await page.get_by_test_id(f"jack-{JACKS}").select_option("left_front")
             released = await _hold(page, f"extend-{JACKS}", 1.5)
             await asyncio.sleep(1.2)
@@ -98,9 +90,7 @@ async def test_holding_the_jack_and_step_buttons_puts_the_frames_on_the_bus(
             moves = live.spy.select("STEP_COMMAND", instance=1, direction_of_movement="extend")
             stops = live.spy.select("STEP_COMMAND", instance=1, direction_of_movement="stop")
             _check(moves, stops, released, 1.5)
-            safety = (await live.http.get("/api/safety")).json()
-            assert safety["leases"] == []
-            owners = {e["entity_id"]: e for e in safety["recent_lease_ends"]}
-            assert owners[JACKS]["ran_s"] >= 1.3 and owners[STEP]["ran_s"] >= 1.3
-        finally:
-            await browser.close()
+        safety = (await live.http.get("/api/safety")).json()
+        assert safety["leases"] == []
+        ends = {e["entity_id"]: e for e in safety["recent_lease_ends"]}
+        assert ends[JACKS]["ran_s"] >= 1.3 and ends[STEP]["ran_s"] >= 1.3
