@@ -25,6 +25,26 @@ def expect():
     return playwright_expect
 
 
+def _centre(page, test_id: str) -> tuple[float, float]:
+    """The centre of a button on the page, retrying while live updates redraw its card (the
+    button is replaced, or not yet laid out, for a moment)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    button = page.get_by_test_id(test_id)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            button.scroll_into_view_if_needed(timeout=2000)
+            box = button.bounding_box(timeout=2000)
+            if box is not None:
+                return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            problem: object = "not visible"
+        except PlaywrightError as error:
+            problem = error
+        assert time.monotonic() < deadline, f"{test_id} could not be pressed: {problem}"
+        page.wait_for_timeout(100)
+
+
 def safety(server: Server) -> dict:
     return httpx.get(f"{server.base_url}/api/safety", timeout=5).json()
 
@@ -40,21 +60,8 @@ def test_holding_extend_renews_over_the_websocket_and_stop_all_shows(open_page, 
     wait_parked(server)
     page = open_page(LAPTOP)
     expect()(page.locator("#conn")).to_have_attribute("data-state", "live")
-    from playwright.sync_api import Error as PlaywrightError
-
-    button = page.get_by_test_id(f"extend-{SLIDE}")
     expect()(page.get_by_test_id("stop-all")).to_be_hidden()
-    box = None
-    for _ in range(20):  # live updates redraw the card: retry if the button was just replaced
-        try:
-            button.scroll_into_view_if_needed(timeout=2000)
-            box = button.bounding_box(timeout=2000)
-            break
-        except PlaywrightError:
-            page.wait_for_timeout(100)
-    assert box is not None
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.mouse.down()
+    _press(page, f"extend-{SLIDE}")
     page.wait_for_timeout(1500)  # held well past the 400 ms hold timeout
     leases = [lease for lease in safety(server)["leases"] if lease["entity_id"] == SLIDE]
     assert leases and leases[0]["renewals"] >= 5, [
@@ -103,19 +110,7 @@ def test_chassis_absent_shows_a_permanent_notice(browser, absent_server) -> None
 
 def _press(page, test_id: str):
     """Move the mouse onto a button (retrying while live updates redraw its card), press it."""
-    from playwright.sync_api import Error as PlaywrightError
-
-    button = page.get_by_test_id(test_id)
-    box = None
-    for _ in range(20):
-        try:
-            button.scroll_into_view_if_needed(timeout=2000)
-            box = button.bounding_box(timeout=2000)
-            break
-        except PlaywrightError:
-            page.wait_for_timeout(100)
-    assert box is not None
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.move(*_centre(page, test_id))
     page.mouse.down()
 
 

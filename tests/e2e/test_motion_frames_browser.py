@@ -30,15 +30,18 @@ async def _press(page: Any, test_id: str) -> None:
     from playwright.async_api import Error as PlaywrightError
 
     button = page.get_by_test_id(test_id)
-    box = None
-    for _ in range(20):
+    deadline = time.monotonic() + 20
+    while True:
         try:
             await button.scroll_into_view_if_needed(timeout=2000)
             box = await button.bounding_box(timeout=2000)
-            break
-        except PlaywrightError:
-            await page.wait_for_timeout(100)
-    assert box is not None
+            if box is not None:
+                break
+            problem: object = "not visible"
+        except PlaywrightError as error:  # replaced by a redraw while it was looked at
+            problem = error
+        assert time.monotonic() < deadline, f"{test_id} could not be pressed: {problem}"
+        await page.wait_for_timeout(100)
     await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     await page.mouse.down()
 
