@@ -152,7 +152,7 @@ class FaultHistoryWriter(PeriodicWriter):
                         await repository.record(life)
             except BaseException as exc:
                 self._in_flight = 0
-                self._put_back(self._queue, batch)
+                self.dropped += self._put_back(self._queue, batch)
                 self._failed(exc)
                 raise
             self._in_flight = 0

@@ -190,11 +190,8 @@ class HistoryWriter(PeriodicWriter):
 
     def _requeue(self, batch: list[_Row], audit: list[AuditEntry]) -> None:
         """Put a failed batch back in front; what no longer fits (the oldest) is dropped."""
-        self._put_back(self._queue, batch)
-        audit_room = (self._audit.maxlen or 0) - len(self._audit)
-        keep_audit = audit[len(audit) - audit_room :] if audit_room < len(audit) else audit
-        self.audit_dropped += len(audit) - len(keep_audit)
-        self._audit.extendleft(reversed(keep_audit))
+        self.dropped += self._put_back(self._queue, batch)
+        self.audit_dropped += self._put_back(self._audit, audit)
 
     def stats(self) -> dict[str, Any]:
         """Counters for the status route."""

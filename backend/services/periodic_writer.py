@@ -65,13 +65,14 @@ class PeriodicWriter(ABC):
             logger.error("%s: write failed, will retry: %s", self.label, message)
         self.last_error = message
 
-    def _put_back(self, queue: deque[Any], items: Sequence[Any]) -> None:
+    @staticmethod
+    def _put_back(queue: deque[Any], items: Sequence[Any]) -> int:
         """Put a failed batch back in front of ``queue``; what no longer fits (the oldest) is
-        dropped and counted in ``dropped``."""
+        dropped. Returns how many were dropped, for the caller's drop counter."""
         room = (queue.maxlen or 0) - len(queue)
         keep = items[len(items) - room :] if room < len(items) else items
-        self.dropped += len(items) - len(keep)
         queue.extendleft(reversed(keep))
+        return len(items) - len(keep)
 
     def _start_task(self, name: str) -> None:
         if self._task is None:
